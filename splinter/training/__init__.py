@@ -1,0 +1,1 @@
+"""Lightning modules, optimisation and run outputs for fine-tuning."""

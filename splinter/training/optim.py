@@ -1,0 +1,49 @@
+"""AdamW with linear warm-up and linear decay, shared by fine-tuning and pretraining."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Split parameters into decayed and non-decayed groups.
+
+    Biases and LayerNorm weights (every 1-D parameter) are never decayed, as in BERT and the paper.
+    """
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if not param.requires_grad:
+            continue
+        (no_decay if param.ndim <= 1 else decay).append(param)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def build_optimizer(
+    model: nn.Module,
+    lr: float,
+    weight_decay: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> torch.optim.AdamW:
+    # foreach keeps the update to a few fused kernels per step instead of one per tensor
+    return torch.optim.AdamW(
+        parameter_groups(model, weight_decay), lr=lr, betas=tuple(betas), eps=eps, foreach=True
+    )
+
+
+def linear_warmup_decay(
+    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """lr × step/warmup for the first `warmup_steps`, then linear decay to 0 at `total_steps`."""
+    total_steps = max(1, total_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
