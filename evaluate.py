@@ -1,0 +1,18 @@
+"""Evaluate a checkpoint or a predictions file.   python evaluate.py --help  ·  README.md has the tour."""
+
+import hydra
+from omegaconf import DictConfig
+
+from splinter.cli import friendly_errors
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
+@friendly_errors
+def main(cfg: DictConfig) -> float:
+    from splinter.training.evaluate import run
+
+    return run(cfg)["f1"]
+
+
+if __name__ == "__main__":
+    main()

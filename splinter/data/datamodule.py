@@ -1,0 +1,324 @@
+"""QADataModule: few-shot training split + evaluation set → windows → batches, for Lightning.
+
+Files. By default the training file is the released split `{root}/mrqa-few-shot/{dataset}/
+{dataset}-train-seed-{seed}-num-examples-{shots}.jsonl` and the evaluation file the MRQA dev set
+`{root}/mrqa-dev/{Name}.jsonl.gz` (see `splinter.data.splits`). `train_file` / `eval_file` override
+them (any format `read_examples` accepts, hub names included); with `sample_from_full=True` the
+training file is a full training set from which `shots` questions are drawn with `seed`
+(`sample_few_shot`). `max_eval_examples=N` keeps the first N evaluation questions in file order (a
+fixed, reproducible slice for CPU runs).
+
+Windows. Training windows carry start/end labels; evaluation windows carry `example_id`, `offsets`,
+`max_context` and a `window_index` column (its row number). Evaluation batches contain only the model
+inputs plus `window_index`; the evaluation module looks offsets up in `eval_windows` by that index.
+
+Order. The training loader shuffles with `EpochShuffleSampler` (order = f(shuffle_seed, epoch), and a
+run resumed mid-epoch skips the batches it already saw); `shuffle_seed`
+defaults to the seed given to `lightning.seed_everything` (env `PL_GLOBAL_SEED`), else to `seed`; so
+the batch order is a function of that seed only. `group_by_length=True` uses `LengthGroupedSampler`.
+Evaluation loaders (val/test/predict) never shuffle.
+
+Distributed. Under DDP Lightning replaces these samplers with a `DistributedSampler` (or wraps the
+length-grouped one). For evaluation that sampler pads the last rank's share by repeating windows, so
+the evaluation module must de-duplicate gathered results by `window_index` before decoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytorch_lightning as pl
+from datasets import Dataset
+from pytorch_lightning.utilities import rank_zero_only
+from tokenizers import Tokenizer
+from torch.utils.data import DataLoader
+
+from splinter.data.batches import EpochShuffleSampler
+from splinter.data.examples import DataSummary
+from splinter.data.readers import file_sha256, looks_like_path, read_examples
+from splinter.data.splits import resolve_dev_file, resolve_train_file, sample_few_shot
+from splinter.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+MODEL_COLUMNS = ("input_ids", "token_type_ids", "attention_mask", "question_position")
+WINDOW_INDEX = "window_index"
+
+
+class QADataModule(pl.LightningDataModule):
+    def __init__(
+        self,
+        tokenizer: str | Tokenizer,
+        dataset: str = "squad",
+        root: str = "../shared/data",
+        shots: int = 16,
+        seed: int = 42,
+        train_file: str | None = None,
+        eval_file: str | None = None,
+        sample_from_full: bool = False,
+        max_eval_examples: int | None = None,
+        max_seq_length: int = 384,
+        doc_stride: int = 128,
+        max_query_length: int = 64,
+        zero_token_type_ids: bool = True,
+        hide_sep: bool = True,
+        batch_size: int = 12,
+        eval_batch_size: int = 32,
+        num_workers: int = 0,
+        pad_to_multiple_of: int | None = 8,
+        group_by_length: bool = False,
+        num_proc: int | None = None,
+        cache_dir: str | None = None,
+        shuffle_seed: int | None = None,
+        verbose: bool = True,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=[] if isinstance(tokenizer, str) else ["tokenizer"])
+        from splinter.data.windows import WindowSettings
+
+        self._tokenizer_arg = tokenizer
+        self._tokenizer: Tokenizer | None = None if isinstance(tokenizer, (str, os.PathLike)) else tokenizer
+        self.dataset, self.root = dataset, str(root)
+        self.shots, self.seed = int(shots), int(seed)
+        self.train_file_arg, self.eval_file_arg = train_file, eval_file
+        self.sample_from_full = bool(sample_from_full)
+        if max_eval_examples is not None and int(max_eval_examples) <= 0:
+            raise ConfigError("data.max_eval_examples", f"must be positive or null, got {max_eval_examples}")
+        self.max_eval_examples = None if max_eval_examples is None else int(max_eval_examples)
+        self.settings = WindowSettings(
+            max_seq_length=max_seq_length,
+            doc_stride=doc_stride,
+            max_query_length=max_query_length,
+            zero_token_type_ids=zero_token_type_ids,
+            hide_sep=hide_sep,
+        )
+        if batch_size < 1 or eval_batch_size < 1:
+            raise ConfigError("data.batch_size", f"batch sizes must be >= 1, got {batch_size}/{eval_batch_size}")
+        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
+        self.num_workers, self.pad_to_multiple_of = int(num_workers), pad_to_multiple_of
+        self.group_by_length, self.num_proc, self.cache_dir = bool(group_by_length), num_proc, cache_dir
+        self.shuffle_seed_arg, self.verbose = shuffle_seed, verbose
+        if self.sample_from_full and not train_file:
+            raise ConfigError("data.train_file", "sample_from_full=true needs train_file: the full training set")
+
+        self.summaries: list[DataSummary] = []
+        self.train_examples: Dataset | None = None
+        self.train_windows: Dataset | None = None
+        self._eval_examples: Dataset | None = None
+        self._eval_windows: Dataset | None = None
+        self._train_path: Path | None = None
+        self._eval_path: Path | str | None = None
+
+    # ------------------------------------------------------------------ files
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        if self._tokenizer is None:
+            from splinter.tokenizer import load_tokenizer
+
+            self._tokenizer = load_tokenizer(self._tokenizer_arg)
+        return self._tokenizer
+
+    @property
+    def train_path(self) -> Path | str:
+        """The training file (or hub name) read: the released split unless train_file is given."""
+        if self._train_path is None:
+            if self.train_file_arg:
+                self._train_path = _existing_or_name(self.train_file_arg, "data.train_file")
+            else:
+                self._train_path = resolve_train_file(self.root, self.dataset, self.shots, self.seed)
+        return self._train_path
+
+    @property
+    def eval_path(self) -> Path | str:
+        if self._eval_path is None:
+            if self.eval_file_arg:
+                self._eval_path = _existing_or_name(self.eval_file_arg, "data.eval_file")
+            else:
+                self._eval_path = resolve_dev_file(self.root, self.dataset)
+        return self._eval_path
+
+    @property
+    def shuffle_seed(self) -> int:
+        if self.shuffle_seed_arg is not None:
+            return int(self.shuffle_seed_arg)
+        return int(os.environ.get("PL_GLOBAL_SEED", self.seed))
+
+    # ------------------------------------------------------------------ Lightning hooks
+
+    def prepare_data(self) -> None:
+        """Parse both files and build their windows once (Lightning runs this on local rank 0 only), so
+        that every rank's setup() loads them from the datasets cache. Assigns no state."""
+        self._train_data(report=False)
+        self._eval_windows_data(self._eval_examples_data(report=False), report=False)
+
+    def setup(self, stage: str | None = None, windows: bool = True) -> None:
+        """stage None/"fit": training examples + windows; None/"validate"/"test"/"predict": evaluation
+        examples and (unless windows=False, e.g. to score a predictions file) evaluation windows."""
+        if stage in (None, "fit"):
+            self._setup_train()
+        if stage in (None, "validate", "test", "predict"):
+            if windows:
+                self._setup_eval()
+            else:
+                self._setup_eval_examples()
+
+    def _setup_train(self) -> None:
+        if self.train_windows is None:
+            self.train_examples, self.train_windows = self._train_data(report=True)
+
+    def _setup_eval_examples(self) -> None:
+        if self._eval_examples is None:
+            self._eval_examples = self._eval_examples_data(report=True)
+
+    def _setup_eval(self) -> None:
+        if self._eval_windows is None:
+            self._setup_eval_examples()
+            windows = self._eval_windows_data(self._eval_examples, report=True)
+            self._eval_windows = windows.add_column(WINDOW_INDEX, list(range(len(windows))))
+
+    def _train_data(self, report: bool) -> tuple[Dataset, Dataset]:
+        from splinter.data.windows import build_windows
+
+        examples, summary = read_examples(self.train_path, training=True, cache_dir=self.cache_dir)
+        say = self._say if report else _quiet
+        if report:
+            self._report(summary)
+        if self.sample_from_full:
+            examples = sample_few_shot(examples, self.shots, self.seed)
+            say(f"{summary.name}: sampled {len(examples)} training questions with seed {self.seed}")
+        windows = build_windows(examples, self.tokenizer, self.settings, training=True, num_proc=self.num_proc)
+        say(f"training windows: {len(windows)} from {len(examples)} questions")
+        return examples, windows
+
+    def _eval_examples_data(self, report: bool) -> Dataset:
+        examples, summary = read_examples(self.eval_path, training=False, cache_dir=self.cache_dir)
+        if report:
+            self._report(summary)
+        if self.max_eval_examples is not None and self.max_eval_examples < len(examples):
+            examples = examples.select(range(self.max_eval_examples))
+            if report:
+                self._say(f"{summary.name}: evaluating on the first {len(examples)} questions (max_eval_examples)")
+        return examples
+
+    def _eval_windows_data(self, examples: Dataset, report: bool) -> Dataset:
+        from splinter.data.windows import build_windows
+
+        windows = build_windows(examples, self.tokenizer, self.settings, training=False, num_proc=self.num_proc)
+        if report:
+            self._say(f"evaluation windows: {len(windows)} from {len(examples)} questions")
+        return windows
+
+    # ------------------------------------------------------------------ loaders
+
+    def _collate(self):
+        from splinter.data.batches import Collator
+
+        pad_id = self.tokenizer.token_to_id("[PAD]")
+        return Collator(pad_to_multiple_of=self.pad_to_multiple_of, pad_token_id=0 if pad_id is None else pad_id)
+
+    def train_dataloader(self) -> DataLoader:
+        self._setup_train()
+        windows = self.train_windows
+        if self.group_by_length:
+            from splinter.data.batches import LengthGroupedSampler
+
+            lengths = [len(ids) for ids in windows["input_ids"]]
+            sampler = LengthGroupedSampler(lengths, self.batch_size, self.shuffle_seed, shuffle=True)
+        else:
+            # Order = f(seed, epoch) only, and skippable: a run resumed mid-epoch sees the same batches.
+            sampler = EpochShuffleSampler(len(windows), self.shuffle_seed, self.batch_size)
+        self.train_sampler = sampler
+        return DataLoader(windows, batch_size=self.batch_size, sampler=sampler, collate_fn=self._collate(),
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+
+    def _eval_loader(self) -> DataLoader:
+        windows = self.eval_windows.select_columns([*MODEL_COLUMNS, WINDOW_INDEX])
+        return DataLoader(windows, batch_size=self.eval_batch_size, shuffle=False, collate_fn=self._collate(),
+                          num_workers=self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader()
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader()
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._eval_loader()
+
+    # ------------------------------------------------------------------ what evaluation needs
+
+    @property
+    def eval_examples(self) -> Dataset:
+        self._setup_eval_examples()
+        return self._eval_examples
+
+    @property
+    def eval_windows(self) -> Dataset:
+        self._setup_eval()
+        return self._eval_windows
+
+    def references(self) -> dict[str, list[str]]:
+        """Question id → gold answers (EM/F1 references) of the evaluation questions."""
+        examples = self.eval_examples
+        return dict(zip(examples["id"], examples["gold_answers"], strict=True))
+
+    def contexts(self) -> dict[str, str]:
+        examples = self.eval_examples
+        return dict(zip(examples["id"], examples["context"], strict=True))
+
+    def data_info(self) -> dict:
+        """Files, hashes, counts, reader summaries and window settings, for results.json. The training
+        file is listed only when it was read (an evaluation-only run never resolves it)."""
+        info = {
+            "dataset": self.dataset,
+            "shots": self.shots,
+            "seed": self.seed,
+            "sample_from_full": self.sample_from_full,
+            "max_eval_examples": self.max_eval_examples,
+            "window_settings": dict(vars(self.settings)),
+            "summaries": [s.to_dict() for s in self.summaries],
+        }
+        if self.train_examples is not None:
+            info.update(train_file=str(self.train_path), train_sha256=_sha_or_empty(self.train_path),
+                        train_questions=len(self.train_examples), train_windows=len(self.train_windows))
+        if self._eval_examples is not None:
+            info.update(eval_file=str(self.eval_path), eval_sha256=_sha_or_empty(self.eval_path),
+                        eval_questions=len(self._eval_examples))
+        if self._eval_windows is not None:
+            info["eval_windows"] = len(self._eval_windows)
+        return info
+
+    # ------------------------------------------------------------------ reporting
+
+    def _report(self, summary: DataSummary) -> None:
+        self.summaries.append(summary)
+        self._say(str(summary))
+
+    @rank_zero_only
+    def _say(self, line: str) -> None:
+        """Log the line; also print it when verbose and logging would not show it (no root handler,
+        as outside Hydra), so that it appears once either way."""
+        logger.info("%s", line)
+        if self.verbose and not (logging.getLogger().handlers and logger.isEnabledFor(logging.INFO)):
+            print(line, flush=True)
+
+
+def _quiet(line: str) -> None:
+    del line
+
+
+def _existing_or_name(value, key: str) -> Path | str:
+    """A path that exists, or a datasets hub name (no path separator, no data-file suffix)."""
+    path = Path(str(value)).expanduser()
+    if path.is_file():
+        return path
+    if looks_like_path(str(value)):
+        raise ConfigError(key, f"file not found: {path}")
+    return str(value)  # read_examples treats it as a datasets hub name
+
+
+def _sha_or_empty(path) -> str:
+    return file_sha256(path) if isinstance(path, Path) and path.is_file() else ""

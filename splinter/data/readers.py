@@ -1,0 +1,451 @@
+"""Read question-answering data into an examples Dataset (see `splinter.data.examples`).
+
+`read_examples(source, training=...)` accepts
+
+- an MRQA file, `.jsonl` or `.jsonl.gz`: an optional header line `{"header": {...}}`, then one context
+  per line `{"id", "context", "qas": [{"id", "question", "answers", "detected_answers"}]}`, where each
+  detected answer has INCLUSIVE `char_spans` `[[start, end]]`. The answer spans are the context slices
+  `context[start:end + 1]` (MRQA normalised some `text` fields, e.g. "The Broncos" for the context's
+  "Broncos": the slice is used and the difference counted as a note); `qas[].answers` are the gold
+  answers for scoring. For training the first detected span is the label.
+- a SQuAD v1.1 / v2.0 JSON file (`{"data": [{"paragraphs": [{"context", "qas"}]}]}`). Unanswerable v2.0
+  questions are skipped (and counted) for training and for evaluation alike: the metric is v1.1's.
+- a `datasets` hub name such as `"squad"` (split "train" when training, else "validation"; pick another
+  with `"name:split"`), with SQuAD's columns `id, question, context, answers{text, answer_start}`.
+
+Files are parsed by `Dataset.from_generator`, so the result is an Arrow file in the datasets cache,
+reused on the next read. Its fingerprint is a hash of the file's sha256, the training flag and this
+module's source, so editing the data or the reader invalidates the cache.
+
+Questions that cannot be used are skipped and counted by reason in the returned `DataSummary`; a file
+that cannot be read at all (bad JSON, missing field, empty file, unknown structure) raises `DataError`
+naming the file and the line (MRQA) or the JSON location (SQuAD JSON, which is often a single line).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from datasets import Dataset, Features, List, Value
+from datasets.utils.tqdm import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+from splinter.data.examples import (
+    FEATURES,
+    NOTE_NOT_LOCATED,
+    NOTE_SPAN_DROPPED,
+    NOTE_START_MOVED,
+    NOTE_TEXT_DIFFERS,
+    SKIP_DUPLICATE_ID,
+    SKIP_EMPTY,
+    SKIP_NO_GOLD,
+    SKIP_NOT_FOUND,
+    SKIP_UNANSWERABLE,
+    DataSummary,
+)
+from splinter.errors import DataError, SplinterError
+
+logger = logging.getLogger(__name__)
+
+NOTE_TEXT_ABSENT = "answer text not in context (answer dropped)"
+
+# Bookkeeping columns written to the cache next to the examples and removed before returning.
+_SKIP, _NOTES, _CONTEXT = "_skip", "_notes", "_context"
+_RAW_FEATURES = Features(
+    {**FEATURES, _SKIP: Value("string"), _NOTES: List(Value("string")), _CONTEXT: Value("int64")}
+)
+_CODE_FILES = ("readers.py", "examples.py")
+
+
+def read_examples(source, *, training: bool, cache_dir: str | None = None) -> tuple[Dataset, DataSummary]:
+    """Read `source` (MRQA jsonl[.gz], SQuAD json, or a datasets hub name) into (examples, summary)."""
+    text = os.fspath(source)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise DataError(path, "is a folder, not a data file")
+    if path.is_file():
+        fmt = _detect_format(path)
+        sha = file_sha256(path)
+        stat = path.stat()
+        gen_kwargs = {
+            "path": str(path.resolve()),
+            "fmt": fmt,
+            "training": bool(training),
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "sha256": sha,
+        }
+        fingerprint = _fingerprint("file", fmt, sha, training)
+        raw = _build(_file_rows, gen_kwargs, fingerprint, cache_dir)
+        return _finish(raw, str(path), training, sha)
+    if looks_like_path(text):
+        raise DataError(path, "file not found")
+    return _read_hub(text, training, cache_dir)
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------
+# building and summarising
+
+
+def _fingerprint(*parts) -> str:
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in _CODE_FILES:  # any change to the parsing code invalidates cached examples
+        digest.update((here / name).read_bytes())
+    digest.update(repr(parts).encode())
+    return digest.hexdigest()[:32]
+
+
+def _build(generator, gen_kwargs: dict, fingerprint: str, cache_dir) -> Dataset:
+    bars_were_on = not are_progress_bars_disabled()
+    disable_progress_bars()  # "Generating train split" bars say nothing useful here
+    try:
+        return Dataset.from_generator(
+            generator,
+            features=_RAW_FEATURES,
+            gen_kwargs=gen_kwargs,
+            cache_dir=cache_dir,
+            fingerprint=fingerprint,
+        )
+    except Exception as e:  # datasets wraps errors raised in the generator: surface ours
+        cause = e
+        while cause is not None:
+            if isinstance(cause, SplinterError):
+                raise cause.with_traceback(None) from None
+            cause = cause.__cause__ or cause.__context__
+        raise
+    finally:
+        if bars_were_on:
+            enable_progress_bars()
+
+
+def _finish(raw: Dataset, where: str, training: bool, sha: str) -> tuple[Dataset, DataSummary]:
+    reasons = raw.data.column(_SKIP).to_pylist()
+    notes = raw.data.column(_NOTES).to_pylist()
+    contexts = len(set(raw.data.column(_CONTEXT).to_pylist()))
+    summary = DataSummary.from_reasons(
+        where, reasons, notes, split="train" if training else "eval", sha256=sha, contexts=contexts
+    )
+    kept = [i for i, r in enumerate(reasons) if not r]
+    examples = raw if len(kept) == len(raw) else raw.select(kept)
+    examples = examples.remove_columns([_SKIP, _NOTES, _CONTEXT])
+    if summary.kept == 0:
+        raise DataError(where, f"no usable questions ({summary})")
+    logger.info("%s", summary)
+    return examples, summary
+
+
+def _row(qid, question, context, spans, gold, skip="", notes=(), context_index=0) -> dict:
+    return {
+        "id": qid,
+        "question": question,
+        "context": context,
+        "answer_texts": [t for t, _ in spans],
+        "answer_starts": [s for _, s in spans],
+        "gold_answers": list(gold),
+        _SKIP: skip,
+        _NOTES: list(notes),
+        _CONTEXT: context_index,
+    }
+
+
+def _policy(qid, question, context, spans, gold, notes, training, seen: set) -> tuple[str, list]:
+    """The skip reason ('' = keep) for one parsed question, and its final notes."""
+    if not question.strip() or not context.strip():
+        return SKIP_EMPTY, notes
+    if qid in seen:
+        return SKIP_DUPLICATE_ID, notes
+    seen.add(qid)
+    if training and not spans:
+        return SKIP_NOT_FOUND, notes
+    if not training and not gold:
+        return SKIP_NO_GOLD, notes
+    if not spans:
+        notes = [*notes, NOTE_NOT_LOCATED]
+    return "", notes
+
+
+# ---------------------------------------------------------------------------------------------------
+# files
+
+
+def looks_like_path(text: str) -> bool:
+    """True for strings meant as file paths; False for datasets hub names ("squad", "owner/name:split")."""
+    text = str(text)
+    return (
+        text.startswith(("/", ".", "~"))
+        or text.count("/") >= 2
+        or os.sep != "/" and os.sep in text
+        or text.lower().endswith((".json", ".jsonl", ".gz", ".txt"))
+    )
+
+
+def _open_text(path: Path):
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _detect_format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".jsonl", ".jsonl.gz")):
+        return "mrqa"
+    if name.endswith((".json", ".json.gz")):
+        return "squad"
+    # unknown suffix: sniff the first non-blank character (a SQuAD file is one JSON object whose
+    # first key is usually "data" or "version"; an MRQA file starts with a header or context object)
+    try:
+        with _open_text(path) as f:
+            head = f.read(4096)
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise DataError(path, f"cannot read: {e}", None) from None
+    stripped = head.lstrip()
+    if not stripped:
+        raise DataError(path, "empty file", None)
+    try:
+        first = json.loads(stripped.split("\n", 1)[0])
+    except json.JSONDecodeError:
+        first = None
+    if isinstance(first, dict) and ("header" in first or "qas" in first):
+        return "mrqa"
+    if stripped.startswith("{"):
+        return "squad"
+    raise DataError(path, "unknown format: expected MRQA .jsonl(.gz) or SQuAD .json", 1)
+
+
+def _file_rows(path: str, fmt: str, training: bool, size: int, mtime_ns: int, sha256: str) -> Iterator[dict]:
+    """The generator behind `Dataset.from_generator`. size/mtime_ns/sha256 only identify the file."""
+    del size, mtime_ns, sha256
+    if fmt == "mrqa":
+        yield from _mrqa_rows(Path(path), training)
+    else:
+        yield from _squad_rows(Path(path), training)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    lineno = 0
+    try:
+        with _open_text(path) as f:
+            for lineno, line in enumerate(f, 1):  # noqa: B007 (lineno is used after the loop on error)
+                yield lineno, line
+    except (OSError, EOFError, UnicodeDecodeError) as e:  # gzip.BadGzipFile is an OSError
+        raise DataError(path, f"cannot read: {e}", lineno + 1) from None
+
+
+def _need(obj: dict, key: str, kind, path, line, where: str = ""):
+    if not isinstance(obj, dict) or key not in obj:
+        raise DataError(path, f"{where}missing field '{key}'", line)
+    value = obj[key]
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise DataError(path, f"{where}field '{key}' should be {names}, got {type(value).__name__}", line)
+    return value
+
+
+def _mrqa_rows(path: Path, training: bool) -> Iterator[dict]:
+    seen: set = set()
+    any_line = contexts = 0
+    for lineno, line in _lines(path):
+        if not line.strip():
+            continue
+        any_line += 1
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(path, f"malformed JSON: {e.msg} (column {e.colno})", lineno) from None
+        if not isinstance(obj, dict):
+            raise DataError(path, "not MRQA: expected one JSON object per line", lineno)
+        if "header" in obj and "context" not in obj:
+            continue
+        if "context" not in obj and "qas" not in obj:
+            raise DataError(path, "not MRQA: a line needs 'context' and 'qas' (or 'header')", lineno)
+        context = _need(obj, "context", str, path, lineno)
+        qas = _need(obj, "qas", list, path, lineno)
+        contexts += 1
+        for k, qa in enumerate(qas):
+            where = f"qas[{k}]: "
+            if not isinstance(qa, dict):
+                raise DataError(path, f"{where}expected an object", lineno)
+            qid = qa.get("id") or qa.get("qid")
+            if not isinstance(qid, str) or not qid:
+                raise DataError(path, f"{where}missing field 'id'", lineno)
+            question = _need(qa, "question", str, path, lineno, where)
+            gold = _need(qa, "answers", list, path, lineno, where)
+            detected = _need(qa, "detected_answers", list, path, lineno, where)
+            if not all(isinstance(g, str) for g in gold):
+                raise DataError(path, f"{where}field 'answers' should be a list of strings", lineno)
+            spans, notes = _mrqa_spans(context, detected, path, lineno, where)
+            skip, notes = _policy(qid, question, context, spans, gold, notes, training, seen)
+            yield _row(qid, question, context, spans, gold, skip, notes, contexts)
+    if not any_line:
+        raise DataError(path, "empty file", None)
+    if not contexts:
+        raise DataError(path, "no contexts: the file has only a header", 1)
+
+
+def _mrqa_spans(context: str, detected: list, path, lineno, where) -> tuple[list, list]:
+    """Located (text, start) spans (first detected answer first, duplicates removed) and notes."""
+    spans, notes, seen = [], [], set()
+    for j, answer in enumerate(detected):
+        here = f"{where}detected_answers[{j}]: "
+        char_spans = _need(answer, "char_spans", list, path, lineno, here)
+        claimed = answer.get("text")
+        for pair in char_spans:
+            if (
+                not isinstance(pair, (list, tuple))
+                or len(pair) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in pair)
+            ):
+                raise DataError(path, f"{here}char_spans should be [[start, end], ...] of integers", lineno)
+            start, end = pair  # both inclusive
+            if (start, end) in seen:
+                continue
+            seen.add((start, end))
+            if not (0 <= start <= end < len(context)) or not context[start : end + 1].strip():
+                notes.append(NOTE_SPAN_DROPPED)
+                continue
+            text = context[start : end + 1]
+            if claimed is not None and text != claimed:
+                notes.append(NOTE_TEXT_DIFFERS)
+            spans.append((text, start))
+    return spans, notes
+
+
+def _squad_rows(path: Path, training: bool) -> Iterator[dict]:
+    try:
+        with _open_text(path) as f:
+            raw = f.read()
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise DataError(path, f"cannot read: {e}", None) from None
+    if not raw.strip():
+        raise DataError(path, "empty file", None)
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise DataError(path, f"malformed JSON: {e.msg} (column {e.colno})", e.lineno) from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("data"), list):
+        raise DataError(path, "not a SQuAD file: expected a JSON object with a 'data' list of articles", 1)
+    if not obj["data"]:
+        raise DataError(path, "no articles: 'data' is empty", 1)
+    seen: set = set()
+    contexts = 0
+    for a, article in enumerate(obj["data"]):
+        paragraphs = _need(article, "paragraphs", list, path, None, f"data[{a}]: ")
+        for p, paragraph in enumerate(paragraphs):
+            where = f"data[{a}].paragraphs[{p}]"
+            context = _need(paragraph, "context", str, path, None, f"{where}: ")
+            qas = _need(paragraph, "qas", list, path, None, f"{where}: ")
+            contexts += 1
+            for q, qa in enumerate(qas):
+                here = f"{where}.qas[{q}]: "
+                qid = _need(qa, "id", str, path, None, here)
+                question = _need(qa, "question", str, path, None, here)
+                impossible = bool(qa.get("is_impossible", False))
+                answers = qa.get("answers")
+                if answers is None and not impossible:
+                    raise DataError(path, f"{here}missing field 'answers'", None)
+                answers = answers or []
+                if not isinstance(answers, list):
+                    raise DataError(path, f"{here}field 'answers' should be list", None)
+                if impossible or (not answers and "plausible_answers" in qa):
+                    yield _row(qid, question, context, [], [], SKIP_UNANSWERABLE, [], contexts)
+                    continue
+                texts_starts = []
+                for k, answer in enumerate(answers):
+                    at = f"{here}answers[{k}]: "
+                    texts_starts.append(
+                        (_need(answer, "text", str, path, None, at), _need(answer, "answer_start", int, path, None, at))
+                    )
+                yield _squad_row(qid, question, context, texts_starts, training, seen, contexts)
+
+
+def _squad_row(qid, question, context, texts_starts, training, seen, context_index) -> dict:
+    spans, notes = _locate(context, texts_starts)
+    gold = [t for t, _ in texts_starts]
+    skip, notes = _policy(qid, question, context, spans, gold, notes, training, seen)
+    return _row(qid, question, context, spans, gold, skip, notes, context_index)
+
+
+def _locate(context: str, texts_starts) -> tuple[list, list]:
+    """SQuAD answers → (text, start) spans with context[start:start+len(text)] == text, and notes."""
+    spans, notes, seen = [], [], set()
+    for text, start in texts_starts:
+        if not text.strip():
+            notes.append(NOTE_SPAN_DROPPED)
+            continue
+        if context[start : start + len(text)] != text:
+            found = [i for i in _occurrences(context, text)]
+            if not found:
+                notes.append(NOTE_TEXT_ABSENT)
+                continue
+            start = min(found, key=lambda i: (abs(i - start), i))
+            notes.append(NOTE_START_MOVED)
+        if (text, start) not in seen:
+            seen.add((text, start))
+            spans.append((text, start))
+    return spans, notes
+
+
+def _occurrences(text: str, needle: str) -> Iterator[int]:
+    i = text.find(needle)
+    while i >= 0:
+        yield i
+        i = text.find(needle, i + 1)
+
+
+# ---------------------------------------------------------------------------------------------------
+# datasets hub
+
+
+def _read_hub(source: str, training: bool, cache_dir) -> tuple[Dataset, DataSummary]:
+    name, _, split = source.partition(":")
+    split = split or ("train" if training else "validation")
+    try:
+        from datasets import load_dataset
+
+        hub = load_dataset(name, split=split, cache_dir=cache_dir)
+    except Exception as e:  # offline, unknown name, missing split: one line for the user
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        offline = " (offline: HF_DATASETS_OFFLINE/HF_HUB_OFFLINE is set)" if _offline() else ""
+        raise DataError(
+            source, f"not a file, and loading it as a datasets hub name failed{offline}: {type(e).__name__}: {first}"
+        ) from None
+    missing = [c for c in ("id", "question", "context", "answers") if c not in hub.column_names]
+    if missing:
+        raise DataError(source, f"hub dataset lacks SQuAD columns {missing} (has {hub.column_names})")
+    fingerprint = _fingerprint("hub", source, split, hub._fingerprint, training)
+    raw = _build(_hub_rows, {"hub": hub, "hub_name": f"{name}:{split}", "training": bool(training)}, fingerprint, cache_dir)
+    return _finish(raw, f"{name}:{split}", training, "")
+
+
+def _hub_rows(hub: Dataset, hub_name: str, training: bool) -> Iterator[dict]:
+    seen: set = set()
+    contexts: dict[str, int] = {}
+    for record in hub:
+        answers = record["answers"] or {"text": [], "answer_start": []}
+        if len(answers["text"]) != len(answers["answer_start"]):
+            raise DataError(hub_name, f"question {record['id']}: answers.text and answers.answer_start differ in length")
+        texts_starts = list(zip(answers["text"], answers["answer_start"], strict=True))
+        index = contexts.setdefault(record["context"], len(contexts))
+        qid, question, context = record["id"], record["question"], record["context"]
+        if not texts_starts:  # squad_v2 marks unanswerable questions with empty answers
+            yield _row(qid, question, context, [], [], SKIP_UNANSWERABLE, [], index)
+            continue
+        yield _squad_row(qid, question, context, texts_starts, training, seen, index)
+
+
+def _offline() -> bool:
+    return any(os.environ.get(k, "").lower() in ("1", "true", "yes") for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"))

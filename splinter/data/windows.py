@@ -1,0 +1,252 @@
+"""Examples → windows (model features): `[CLS] question [QUESTION] . [SEP] context chunk [SEP]`.
+
+A context longer than one window is cut into several, as in the paper's fine-tuning code (BERT's
+`run_squad.py`): windows start every `doc_stride` context tokens and the last one ends at the end of
+the context. Each window repeats the (truncated) question. Training windows carry the token span of
+the first answer, or 0/0 (`[CLS]`) when they do not contain all of it; evaluation windows carry
+character offsets and max-context flags for decoding (PROTOCOL §3, §4).
+
+The work runs inside `Dataset.map(batched=True)`, so results are cached on disk next to a file-backed
+input dataset and reused on an identical second call (datasets fingerprints the function arguments,
+tokenizer and settings included). In-memory datasets are not cached: that is datasets' rule.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from datasets import Dataset, Features, List, Value
+from tokenizers import Encoding, Tokenizer
+
+from splinter.errors import ConfigError, DataError
+from splinter.tokenizer import BERT_SPECIAL_TOKENS, QUESTION_TOKEN, question_token_id
+
+logger = logging.getLogger(__name__)
+
+EXAMPLE_COLUMNS = ("id", "question", "context", "answer_texts", "answer_starts")
+# Part of the map arguments, hence of the cache fingerprint: bump it whenever the window layout or
+# labelling changes, or stale cached windows would be reused (datasets hashes module functions by name).
+LAYOUT_VERSION = 1
+NO_OFFSET = (-1, -1)
+
+_COMMON_FEATURES = {
+    "input_ids": List(Value("int32")),
+    "token_type_ids": List(Value("int8")),
+    "attention_mask": List(Value("int8")),
+    "question_position": Value("int32"),
+}
+TRAIN_FEATURES = Features({
+    **_COMMON_FEATURES,
+    "start_position": Value("int32"),
+    "end_position": Value("int32"),
+})
+EVAL_FEATURES = Features({
+    **_COMMON_FEATURES,
+    "example_id": Value("string"),
+    "offsets": List(List(Value("int32"), length=2)),
+    "max_context": List(Value("int8")),
+})
+
+
+@dataclass(frozen=True)
+class WindowSettings:
+    """How examples are cut into windows. The defaults are the paper's (PROTOCOL §3).
+
+    max_seq_length: tokens per window, specials included (384).
+    doc_stride: the STEP between the starts of consecutive windows, in context tokens (128): windows
+        start at context tokens 0, 128, 256, ... as in the paper's original code. This is NOT the
+        overlap that transformers' run_qa.py calls doc_stride (there, windows overlap by 128 tokens).
+        A step larger than a window's context budget is clamped to it, so no context token is skipped.
+    max_query_length: tokens of the question part INCLUDING its `[QUESTION] .` suffix (64); longer
+        questions lose their last words, never the `[QUESTION]` token.
+    zero_token_type_ids: all-zero token types (True), as the paper fed them: its pretraining never
+        trained the second type embedding. False gives BERT's 0-then-1 types.
+    hide_sep: attention mask 0 on both `[SEP]` tokens (True), as in the paper: hidden from attention
+        and hence (the model masks logits where attention is 0) from the answer logits.
+    """
+
+    max_seq_length: int = 384
+    doc_stride: int = 128
+    max_query_length: int = 64
+    zero_token_type_ids: bool = True
+    hide_sep: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_query_length < 3:
+            raise ConfigError("max_query_length",
+                              f"must be >= 3 (question + [QUESTION] .), got {self.max_query_length}")
+        # [CLS] + question part + [SEP] + >= 1 context token + [SEP]
+        if self.max_seq_length < self.max_query_length + 4:
+            raise ConfigError("max_seq_length", f"must be >= max_query_length + 4 = "
+                              f"{self.max_query_length + 4}, got {self.max_seq_length}")
+        if self.doc_stride < 1:
+            raise ConfigError("doc_stride", f"must be >= 1, got {self.doc_stride}")
+
+
+def build_windows(
+    examples: Dataset,
+    tokenizer: Tokenizer,
+    settings: WindowSettings,
+    training: bool,
+    num_proc: int | None = None,
+) -> Dataset:
+    """One row per window; training rows carry labels, evaluation rows offsets and max-context flags.
+
+    Every example yields at least one window (an empty context gives one with no context tokens).
+    """
+    missing = [c for c in EXAMPLE_COLUMNS if c not in examples.column_names]
+    if missing:
+        raise DataError("examples dataset", f"missing columns {missing} (have {examples.column_names})")
+    question_token_id(tokenizer)  # fail here, with a clear message, rather than inside the map
+    if tokenizer.padding is not None or tokenizer.truncation is not None:
+        # windows are cut here; a padded/truncated encoding would silently lose context tokens
+        raise ConfigError("tokenizer", "must have padding and truncation disabled (use load_tokenizer())")
+    return examples.map(
+        _windows_batch,
+        batched=True,
+        remove_columns=examples.column_names,
+        features=TRAIN_FEATURES if training else EVAL_FEATURES,
+        fn_kwargs={
+            "tokenizer": tokenizer, "settings": settings, "training": training, "version": LAYOUT_VERSION,
+        },
+        num_proc=num_proc,
+        desc="Building training windows" if training else "Building evaluation windows",
+    )
+
+
+def window_spans(num_tokens: int, budget: int, stride: int) -> list[tuple[int, int]]:
+    """[start, end) context-token ranges: starts 0, stride, 2·stride, ...; the last ends at num_tokens."""
+    if num_tokens == 0:
+        return [(0, 0)]
+    spans, start = [], 0
+    while True:
+        end = min(start + budget, num_tokens)
+        spans.append((start, end))
+        if end == num_tokens:
+            return spans
+        start += min(stride, end - start)
+
+
+def max_context_flags(spans: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Per window, 1 for the tokens whose max-context window it is (BERT's `_check_is_max_context`).
+
+    A token's score in a window is min(tokens left of it, tokens right of it) + 0.01 × window length;
+    the first window with the best score wins ties, as in BERT (strict `>`), and argmax does the same.
+    """
+    num_tokens = spans[-1][1]
+    if num_tokens == 0:  # empty context: a single window without context tokens
+        return [np.zeros(0, dtype=np.int8) for _ in spans]
+    position = np.arange(num_tokens)
+    scores = np.full((len(spans), num_tokens), -np.inf)
+    for i, (start, end) in enumerate(spans):
+        inside = position[start:end]
+        scores[i, start:end] = np.minimum(inside - start, end - 1 - inside) + 0.01 * (end - start)
+    best = scores.argmax(axis=0)
+    return [(best[start:end] == i).astype(np.int8) for i, (start, end) in enumerate(spans)]
+
+
+def answer_token_span(offsets: np.ndarray, start_char: int, end_char: int) -> tuple[int, int] | None:
+    """(first, last) context tokens overlapping the characters [start_char, end_char), or None.
+
+    `offsets` is the [N, 2] array of context token character spans, sorted by position.
+    """
+    first = int(np.searchsorted(offsets[:, 1], start_char, side="right"))  # first token ending after start
+    last = int(np.searchsorted(offsets[:, 0], end_char, side="left")) - 1  # last token starting before end
+    return (first, last) if first <= last else None
+
+
+def _windows_batch(batch: dict[str, list], tokenizer: Tokenizer, settings: WindowSettings, training: bool,
+                   version: int) -> dict[str, list]:
+    del version  # only there to change the cache fingerprint
+    special = _special_ids(tokenizer)
+    questions = tokenizer.encode_batch(batch["question"], add_special_tokens=False)
+    contexts = tokenizer.encode_batch(batch["context"], add_special_tokens=False)
+    out: dict[str, list] = {name: [] for name in (TRAIN_FEATURES if training else EVAL_FEATURES)}
+    unlabelled = 0
+    for i, (question, context) in enumerate(zip(questions, contexts, strict=True)):
+        question_ids = _without_question_token(question.ids[: settings.max_query_length - 2], special)
+        context_ids = _without_question_token(context.ids, special)
+        prefix = [special["cls"], *question_ids, special["question"], special["dot"], special["sep"]]
+        spans = window_spans(len(context_ids), settings.max_seq_length - len(prefix) - 1, settings.doc_stride)
+        for start, end in spans:
+            _append_inputs(out, prefix, context_ids[start:end], special["sep"], settings)
+            out["question_position"].append(len(question_ids) + 1)
+        if training:
+            unlabelled += _append_labels(out, batch, i, context, spans, len(prefix))
+        else:
+            _append_eval_columns(out, batch["id"][i], context, spans, len(prefix))
+    if unlabelled:
+        logger.warning("%d training question(s) have an answer covered by no token (e.g. only control "
+                       "characters); their windows are labelled 0/0", unlabelled)
+    return out
+
+
+def _special_ids(tokenizer: Tokenizer) -> dict[str, int]:
+    return {
+        "cls": tokenizer.token_to_id(BERT_SPECIAL_TOKENS["cls_token"]),
+        "sep": tokenizer.token_to_id(BERT_SPECIAL_TOKENS["sep_token"]),
+        "unk": tokenizer.token_to_id(BERT_SPECIAL_TOKENS["unk_token"]),
+        "question": tokenizer.token_to_id(QUESTION_TOKEN),
+        "dot": tokenizer.token_to_id("."),
+    }
+
+
+def _without_question_token(ids: list[int], special: dict[str, int]) -> list[int]:
+    # A literal "[QUESTION]" in the text is tokenized as the special token; the model reads the
+    # question representation at [QUESTION], so a stray one in the input becomes [UNK].
+    if special["question"] not in ids:
+        return ids
+    return [special["unk"] if t == special["question"] else t for t in ids]
+
+
+def _append_inputs(out: dict[str, list], prefix: list[int], chunk: list[int], sep: int,
+                   settings: WindowSettings) -> None:
+    out["input_ids"].append(prefix + chunk + [sep])
+    n_prefix, n_rest = len(prefix), len(chunk) + 1
+    if settings.zero_token_type_ids:
+        out["token_type_ids"].append([0] * (n_prefix + n_rest))
+    else:
+        out["token_type_ids"].append([0] * n_prefix + [1] * n_rest)
+    seen = 0 if settings.hide_sep else 1
+    out["attention_mask"].append([1] * (n_prefix - 1) + [seen] + [1] * (n_rest - 1) + [seen])
+
+
+def _append_labels(out: dict[str, list], batch: dict[str, list], i: int, context: Encoding,
+                   spans: list[tuple[int, int]], context_start: int) -> int:
+    """Append start/end labels of example i's windows; returns 1 when no token covers the answer."""
+    example_id, texts, starts = batch["id"][i], batch["answer_texts"][i], batch["answer_starts"][i]
+    if not texts or not starts:
+        raise DataError(f"example '{example_id}'", "training example without an answer (answer_texts is "
+                        "empty); readers drop such questions, so use it for evaluation only")
+    text, start_char = texts[0], starts[0]
+    if batch["context"][i][start_char:start_char + len(text)] != text:
+        raise DataError(f"example '{example_id}'", f"answer_starts[0]={start_char} does not point at "
+                        f"answer_texts[0]={text!r} in the context")
+    offsets = np.asarray(context.offsets, dtype=np.int64).reshape(-1, 2)
+    token_span = answer_token_span(offsets, start_char, start_char + len(text))
+    for start, end in spans:
+        if token_span is not None and start <= token_span[0] and token_span[1] < end:
+            out["start_position"].append(token_span[0] - start + context_start)
+            out["end_position"].append(token_span[1] - start + context_start)
+        else:  # the window lacks (part of) the answer: point at [CLS]
+            out["start_position"].append(0)
+            out["end_position"].append(0)
+    return int(token_span is None)
+
+
+def _append_eval_columns(out: dict[str, list], example_id: str, context: Encoding,
+                         spans: list[tuple[int, int]], context_start: int) -> None:
+    offsets = np.asarray(context.offsets, dtype=np.int32).reshape(-1, 2)
+    for (start, end), flags in zip(spans, max_context_flags(spans), strict=True):
+        length = context_start + (end - start) + 1
+        window_offsets = np.full((length, 2), NO_OFFSET, dtype=np.int32)
+        window_offsets[context_start:context_start + end - start] = offsets[start:end]
+        window_flags = np.zeros(length, dtype=np.int8)
+        window_flags[context_start:context_start + end - start] = flags
+        out["example_id"].append(example_id)
+        # numpy arrays, not .tolist(): datasets hands them to Arrow without a Python object per token
+        # (3× faster evaluation windows on long contexts).
+        out["offsets"].append(window_offsets)
+        out["max_context"].append(window_flags)

@@ -1,0 +1,7 @@
+"""The native PyTorch Splinter model.
+
+config.SplinterConfig, encoder.SplinterModel, qa.SplinterForQuestionAnswering and
+qa.SplinterForPreTraining (all re-exported by `splinter`); heads.py holds the span-selection heads,
+checkpoints.py from_pretrained / save_pretrained, bert.py and minilm.py the BERT and MiniLM sources.
+Nothing is imported here, so that `splinter.model.config` stays free of torch.
+"""

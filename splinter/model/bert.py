@@ -1,0 +1,55 @@
+"""Turning a plain BERT checkpoint (config + state dict) into a Splinter encoder.
+
+Splinter is BERT with one vocabulary entry repurposed as [QUESTION], so the conversion is a rename:
+the encoder weights move under `splinter.`, BERT's pooler and pretraining heads are dropped, and the
+question token is an entry BERT never trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from splinter.errors import CheckpointError
+
+if TYPE_CHECKING:
+    import torch
+
+# [unused99] in the BERT-uncased vocabulary ([unused100] in BERT-cased, which Splinter itself uses).
+BERT_QUESTION_TOKEN_ID = 104
+# The pooler and the MLM/NSP heads have no counterpart in Splinter.
+_DROPPED_PREFIXES = ("bert.pooler.", "pooler.", "cls.")
+# The encoder's keys in a checkpoint saved without a head (BertModel, SplinterModel).
+ENCODER_KEY_PREFIXES = ("embeddings.", "encoder.")
+
+
+def bert_config_to_splinter(values: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+    """A BERT config.json dict as a Splinter one; `path` names the file in errors."""
+    position_type = values.get("position_embedding_type", "absolute")
+    if position_type != "absolute":
+        raise CheckpointError(
+            f"{path}: position_embedding_type {position_type!r} is not supported (Splinter uses 'absolute')"
+        )
+    converted = {**values, "model_type": "splinter"}
+    if converted.get("question_token_id") is None:
+        converted["question_token_id"] = BERT_QUESTION_TOKEN_ID
+    return converted
+
+
+def bert_state_dict_to_splinter(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename `bert.*` and bare `embeddings.*`/`encoder.*` keys to `splinter.*`; drop pooler/MLM heads.
+
+    Other keys (e.g. a BertForQuestionAnswering `qa_outputs.*`, which matches our linear head) pass
+    through unchanged, so the loader can load or report them.
+    """
+    converted = {}
+    for key, tensor in state.items():
+        if key.startswith(_DROPPED_PREFIXES):
+            continue
+        if key.startswith("bert."):
+            key = "splinter." + key.removeprefix("bert.")
+        elif key.startswith(ENCODER_KEY_PREFIXES):
+            key = "splinter." + key
+        converted[key] = tensor
+    return converted

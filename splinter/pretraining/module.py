@@ -1,0 +1,145 @@
+"""PretrainModule: recurring span selection pretraining of SplinterForPreTraining (Lightning).
+
+Defaults are the paper's / original code's (PROTOCOL §5, `pretraining/optimization.py` of the
+release, which is BERT's): AdamW lr 1e-4, betas (0.9, 0.999), eps 1e-6, weight decay 0.01 except on
+biases and LayerNorm weights (every 1-D parameter), gradient clipping 1.0 (set on the Trainer:
+`gradient_clip_val`), linear warm-up over 10,000 steps then linear decay to 0 at the last step.
+Differences from the TF original: PyTorch's AdamW applies Adam's bias correction (BERT's optimizer did
+not), and the decay runs from the end of warm-up to the end (the original decayed from step 0 and
+overrode the first `warmup` steps); both matter little after warm-up.
+
+The model comes from `model_name_or_path` (a directory written by `save_pretrained`, a Splinter or
+BERT checkpoint directory, a hub id, or "minilm": continued pretraining; `config` then overrides
+fields such as dropout) or, when it is None, is built from scratch from `config`
+(`SplinterConfig` fields, e.g. a tiny `{hidden_size: 32, num_hidden_layers: 2, ...}`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytorch_lightning as pl
+import torch
+
+from splinter.errors import ConfigError
+from splinter.training.optim import build_optimizer, linear_warmup_decay
+
+
+class PretrainModule(pl.LightningModule):
+    def __init__(
+        self,
+        model_name_or_path: str | None = None,
+        config: dict | None = None,
+        lr: float = 1e-4,
+        weight_decay: float = 0.01,
+        betas: Sequence[float] = (0.9, 0.999),
+        eps: float = 1e-6,
+        warmup_steps: int = 10_000,
+        warmup_ratio: float | None = None,
+        total_steps: int | None = None,
+        fresh_head: bool = False,
+    ):
+        """`warmup_ratio` (a fraction of the total steps), when set, replaces `warmup_steps`.
+        `total_steps` defaults to `trainer.estimated_stepping_batches` (max_steps, or epochs ×
+        batches / accumulation). `fresh_head`: re-initialise a checkpoint's QASS head."""
+        super().__init__()
+        config = dict(config or {})
+        self.save_hyperparameters({
+            "model_name_or_path": model_name_or_path, "config": config, "lr": lr,
+            "weight_decay": weight_decay, "betas": list(betas), "eps": eps,
+            "warmup_steps": warmup_steps, "warmup_ratio": warmup_ratio, "total_steps": total_steps,
+            "fresh_head": fresh_head,
+        })
+        if warmup_ratio is not None and not 0 <= warmup_ratio <= 1:
+            raise ConfigError("task.module.warmup_ratio", f"must be in [0, 1], got {warmup_ratio}")
+        from splinter.model.qa import SplinterForPreTraining
+
+        if model_name_or_path:
+            extra = {"fresh_head": True} if fresh_head else {}
+            self.model = SplinterForPreTraining.from_pretrained(str(model_name_or_path), **extra, **config)
+        else:
+            from splinter.model.config import SplinterConfig
+
+            self.model = SplinterForPreTraining(SplinterConfig(**config))
+        self.model.train()  # from_pretrained returns eval mode; Lightning keeps whatever mode it finds
+
+    def setup(self, stage: str | None = None) -> None:
+        """Check that the data's tokenizer fits the model (vocabulary size, [QUESTION] id)."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        tokenizer = getattr(datamodule, "tokenizer", None)
+        if tokenizer is None:
+            return
+        model_config = self.model.config
+        size = tokenizer.get_vocab_size(with_added_tokens=True)
+        if size > model_config.vocab_size:
+            raise ConfigError(
+                "task.module.config.vocab_size",
+                f"the tokenizer has {size} entries but the model only {model_config.vocab_size}",
+            )
+        question = tokenizer.token_to_id("[QUESTION]")
+        if question != model_config.question_token_id:
+            raise ConfigError(
+                "task.module.config.question_token_id",
+                f"the tokenizer's [QUESTION] id is {question}, the model's {model_config.question_token_id}",
+            )
+
+    def forward(self, **batch):
+        return self.model(**batch)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        output = self.model(**batch)
+        questions = (batch["question_positions"] > 0).sum()
+        rows = batch["input_ids"].shape[0]
+        if questions == 0:
+            # every label ignored: cross-entropy would be NaN; a zero loss keeps the graph (and DDP) intact
+            loss = (output.start_logits.sum() + output.end_logits.sum()) * 0.0
+        else:
+            loss = output.loss
+        self.log("train/loss", loss, prog_bar=True, batch_size=rows)
+        self.log("train/questions_per_row", questions.float() / rows, batch_size=rows)
+        optimizer = self.trainer.optimizers[0] if self._trainer is not None and self.trainer.optimizers else None
+        if optimizer is not None:
+            self.log("train/lr", optimizer.param_groups[0]["lr"], prog_bar=True, batch_size=rows)
+        return loss
+
+    def on_fit_start(self) -> None:
+        self.train()  # dropout on, also after an evaluation elsewhere left the model in eval mode
+
+    def on_train_epoch_start(self) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        set_epoch = getattr(datamodule, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(self.current_epoch)
+
+    def schedule_steps(self) -> tuple[int, int]:
+        """(warm-up steps, total steps) for the learning-rate schedule."""
+        total = self.hparams.total_steps
+        if total is None:
+            estimate = self.trainer.estimated_stepping_batches
+            if estimate == float("inf"):
+                raise ConfigError(
+                    "trainer.max_steps", "a streaming corpus has no length: set trainer.max_steps (or total_steps)"
+                )
+            total = int(estimate)
+        if self.hparams.warmup_ratio is not None:
+            warmup = round(self.hparams.warmup_ratio * total)
+        else:
+            warmup = int(self.hparams.warmup_steps)
+        return warmup, total
+
+    def configure_optimizers(self):
+        optimizer = build_optimizer(
+            self.model,
+            lr=self.hparams.lr,
+            weight_decay=self.hparams.weight_decay,
+            betas=tuple(self.hparams.betas),
+            eps=self.hparams.eps,
+        )
+        warmup, total = self.schedule_steps()
+        scheduler = linear_warmup_decay(optimizer, warmup, total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def save_pretrained(self, directory: str, tokenizer=None):
+        """Write the model (and tokenizer files) so that `SplinterForQuestionAnswering` /
+        `SplinterForPreTraining.from_pretrained(directory)` load it (QASS head included)."""
+        return self.model.save_pretrained(directory, tokenizer=tokenizer)

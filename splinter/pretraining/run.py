@@ -1,0 +1,123 @@
+"""`train.py task=pretrain data=text data.files=...`: recurring span selection pretraining.
+
+Writes into the run's output directory: config.yaml (resolved), span_statistics.json (the corpus's
+recurring-span statistics), checkpoints/ (resumable Lightning checkpoints: last.ckpt every
+`task.checkpoint_every_n_steps`, interrupted.ckpt after Ctrl-C or a crash), model/
+(`save_pretrained`: loads with `SplinterForQuestionAnswering.from_pretrained`, i.e. `model.checkpoint=`
+of a fine-tuning run, and with `task=pretrain model.checkpoint=` to continue), optionally
+model-step<N>/ every `task.save_every_n_steps`, and results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
+
+from splinter.errors import ConfigError
+from splinter.tokenizer import load_tokenizer
+from splinter.training.runs import (
+    build_logger,
+    finish_logger,
+    provenance,
+    write_json,
+    write_resolved_config,
+)
+
+log = logging.getLogger("splinter")
+
+
+class SavePretrainedEvery(Callback):
+    """Write `save_pretrained` directories `<directory>/model-step<N>` every `every` optimiser steps."""
+
+    def __init__(self, directory: str | Path, every: int, tokenizer=None):
+        self.directory, self.every, self.tokenizer = Path(directory), int(every), tokenizer
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if step > 0 and step % self.every == 0 and trainer.is_global_zero:
+            target = self.directory / f"model-step{step}"
+            if not target.exists():
+                pl_module.save_pretrained(str(target), tokenizer=self.tokenizer)
+
+
+def _statistics(datamodule, path: str | None) -> dict | None:
+    # under ddp_spawn the data module was set up in the child processes; rank 0 wrote the file
+    if datamodule.statistics is not None:
+        return datamodule.statistics
+    if path and Path(path).is_file():
+        return json.loads(Path(path).read_text())
+    return None
+
+
+def run(cfg: DictConfig) -> dict:
+    from splinter.pretraining.datamodule import PretrainDataModule
+
+    started = time.perf_counter()
+    output_dir = Path(cfg.output_dir)
+    write_resolved_config(cfg, output_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    tokenizer = load_tokenizer(cfg.model.tokenizer)
+    statistics_file = cfg.task.get("statistics_file")
+    statistics_path = str(output_dir / statistics_file) if statistics_file else None
+    datamodule = instantiate(cfg.data, tokenizer=tokenizer, statistics_path=statistics_path)
+    if not isinstance(datamodule, PretrainDataModule):
+        raise ConfigError("data", "task=pretrain needs a text corpus", ["text"])
+    if not cfg.task.max_steps:
+        raise ConfigError("task.max_steps", "pretraining is measured in steps: set a positive number")
+    module = instantiate(cfg.task.module)
+
+    logger = build_logger(cfg)
+    checkpoints = output_dir / "checkpoints"
+    callbacks: list[Callback] = [
+        ModelCheckpoint(dirpath=checkpoints, save_last=True, every_n_train_steps=cfg.task.checkpoint_every_n_steps,
+                        save_top_k=0),
+        # Ctrl-C or a crash leaves checkpoints/interrupted.ckpt. Not "last": OnExceptionCheckpoint deletes
+        # its file when training ends normally, which would take ModelCheckpoint's last.ckpt with it.
+        OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
+    ]
+    if cfg.task.get("save_every_n_steps"):
+        callbacks.append(SavePretrainedEvery(output_dir, cfg.task.save_every_n_steps, tokenizer))
+    try:
+        trainer = instantiate(
+            cfg.trainer,
+            max_steps=int(cfg.task.max_steps),
+            accumulate_grad_batches=int(cfg.task.get("accumulate_grad_batches") or 1),
+            callbacks=callbacks,
+            logger=logger,
+        )
+        train_started = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        train_seconds = time.perf_counter() - train_started
+    finally:
+        finish_logger(logger)
+
+    results: dict = {}
+    if trainer.is_global_zero:
+        module.save_pretrained(str(output_dir / "model"), tokenizer=tokenizer)
+        loss = trainer.callback_metrics.get("train/loss")
+        results = {
+            "task": "pretrain",
+            "model_name": cfg.model.name,
+            "checkpoint": cfg.model.checkpoint,
+            "files": list(datamodule.files),
+            "seed": cfg.seed,
+            "data_seed": cfg.data.seed,
+            "steps": trainer.global_step,
+            "final_loss": None if loss is None else float(loss),
+            "span_statistics": _statistics(datamodule, statistics_path),
+            "model_dir": str(output_dir / "model"),
+            "train_seconds": round(train_seconds, 2),
+            "wall_seconds": round(time.perf_counter() - started, 2),
+            **provenance(),
+        }
+        write_json(output_dir / "results.json", results)
+        log.info("pretrained %d steps, final loss %s → %s", results["steps"], results["final_loss"], output_dir)
+    return results

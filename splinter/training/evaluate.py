@@ -1,0 +1,96 @@
+"""`evaluate.py`: score a checkpoint, or an existing predictions file, on a dataset's evaluation set."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from splinter.data.readers import file_sha256
+from splinter.errors import CheckpointError, DataError
+from splinter.metrics import squad_scores
+from splinter.model.config import SplinterConfig
+from splinter.tokenizer import load_tokenizer
+from splinter.training.finetune import evaluate
+from splinter.training.qa_module import QAModule
+from splinter.training.runs import provenance, write_json, write_resolved_config
+
+log = logging.getLogger("splinter")
+
+
+def load_module_from_ckpt(path: Path, decoding: dict) -> QAModule:
+    """A QAModule from a Lightning .ckpt written by train.py, read with weights_only=True."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        config = SplinterConfig.from_dict(checkpoint["splinter_config"])
+        state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
+    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line report
+        raise CheckpointError(f"{path}: not a readable splinter training checkpoint ({error})") from None
+    module = QAModule(checkpoint=None, model_config=config.to_dict(), head_type=config.head_type, **decoding)
+    module.model.load_state_dict(state)
+    return module
+
+
+def build_eval_module(cfg: DictConfig, checkpoint: str) -> QAModule:
+    decoding = dict(cfg.task.module)
+    if checkpoint.endswith(".ckpt"):
+        return load_module_from_ckpt(Path(checkpoint), decoding)
+    return QAModule(checkpoint=checkpoint, head_type=cfg.model.head_type, **decoding)
+
+
+def _read_predictions(path: Path) -> dict[str, str]:
+    try:
+        predictions = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(path, "predictions file not found") from None
+    except json.JSONDecodeError as error:
+        raise DataError(path, f"not valid JSON: {error.msg}", line=error.lineno) from None
+    if not isinstance(predictions, dict) or not all(isinstance(v, str) for v in predictions.values()):
+        raise DataError(path, "expected a JSON object mapping question ids to answer strings")
+    return predictions
+
+
+def run(cfg: DictConfig) -> dict:
+    started = time.perf_counter()
+    output_dir = Path(cfg.output_dir)
+    write_resolved_config(cfg, output_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    checkpoint = str(cfg.checkpoint or cfg.model.checkpoint)
+    tokenizer_source = cfg.model.tokenizer if not cfg.checkpoint or checkpoint.endswith(".ckpt") else checkpoint
+    datamodule = instantiate(cfg.data, tokenizer=load_tokenizer(tokenizer_source))
+
+    if cfg.predictions:
+        datamodule.setup("test", windows=False)  # references only: no windows, no model
+        predictions = _read_predictions(Path(cfg.predictions))
+        metrics = squad_scores(predictions, datamodule.references())
+        metrics["num_questions"] = len(datamodule.references())
+        source = {"predictions": str(cfg.predictions), "predictions_sha256": file_sha256(cfg.predictions)}
+    else:
+        module = build_eval_module(cfg, checkpoint)
+        module.output_dir = output_dir
+        trainer = instantiate(cfg.trainer, logger=False, callbacks=[], max_steps=-1)
+        metrics = evaluate(trainer, module, datamodule)
+        source = {"checkpoint": checkpoint}
+
+    results = {
+        "model_name": cfg.model.name,
+        **source,
+        "dataset": cfg.data.dataset,
+        "exact_match": metrics["exact_match"],
+        "f1": metrics["f1"],
+        "num_questions": metrics["num_questions"],
+        "eval_file": str(datamodule.eval_path),
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        **provenance(),
+        "data": datamodule.data_info(),
+    }
+    write_json(output_dir / "results.json", results)
+    print(f"EM {results['exact_match']:.2f}  F1 {results['f1']:.2f}  on {results['num_questions']} questions"
+          f"  → {output_dir}")
+    return results

@@ -1,0 +1,116 @@
+"""`train.py task=finetune`: fine-tune on a few-shot split, evaluate once, save everything."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
+
+from splinter.tokenizer import load_tokenizer
+from splinter.training.runs import (
+    build_logger,
+    build_trainer,
+    finish_logger,
+    provenance,
+    training_steps,
+    write_json,
+    write_resolved_config,
+)
+
+log = logging.getLogger("splinter")
+
+
+def build_module(cfg: DictConfig):
+    return instantiate(
+        cfg.task.module,
+        _convert_="all",  # plain lists/dicts in hparams, so the .ckpt loads with weights_only=True
+        checkpoint=cfg.model.checkpoint,
+        model_config=dict(cfg.model.config or {}),
+        fresh_head=cfg.model.fresh_head,
+        head_type=cfg.model.head_type,
+    )
+
+
+def evaluate(trainer: pl.Trainer, module, datamodule) -> dict:
+    """Score `module` on the datamodule's evaluation set; also writes predictions.json (rank 0)."""
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    return _read_eval_metrics(module)
+
+
+def _read_eval_metrics(module) -> dict:
+    # Under ddp_spawn the evaluation ran in child processes; rank 0 left its metrics on disk.
+    if module.eval_metrics:
+        return module.eval_metrics
+    return json.loads((Path(module.output_dir) / "eval_metrics.json").read_text())
+
+
+def run(cfg: DictConfig) -> dict:
+    started = time.perf_counter()
+    output_dir = Path(cfg.output_dir)
+    write_resolved_config(cfg, output_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    tokenizer = load_tokenizer(cfg.model.tokenizer)
+    datamodule = instantiate(cfg.data, tokenizer=tokenizer)
+    datamodule.setup("fit")
+    max_steps = training_steps(
+        len(datamodule.train_windows), cfg.data.batch_size, cfg.task.epochs, cfg.task.min_steps, cfg.task.max_steps
+    )
+    module = build_module(cfg)
+    module.output_dir = output_dir
+
+    logger = build_logger(cfg)
+    checkpoints = output_dir / "checkpoints"
+    callbacks = [
+        ModelCheckpoint(dirpath=checkpoints, save_last=True, every_n_train_steps=cfg.task.checkpoint_every_n_steps,
+                        save_top_k=0),
+        # Ctrl-C or a crash mid-training still leaves a resumable checkpoint behind.
+        OnExceptionCheckpoint(dirpath=checkpoints, filename="last"),
+    ]
+    results: dict = {}
+    try:
+        trainer = build_trainer(cfg, max_steps=max_steps, callbacks=callbacks, logger=logger)
+        if cfg.task.evaluate_before:
+            before = evaluate(trainer, module, datamodule)
+            results.update(f1_before=before["f1"], exact_match_before=before["exact_match"])
+            log.info("before fine-tuning: EM %.2f  F1 %.2f", before["exact_match"], before["f1"])
+        train_started = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        train_seconds = time.perf_counter() - train_started
+        metrics = evaluate(trainer, module, datamodule)
+    finally:
+        finish_logger(logger)
+
+    if trainer.is_global_zero:
+        module.model.save_pretrained(output_dir / "model", tokenizer=tokenizer)
+        results = {
+            "model_name": cfg.model.name,
+            "checkpoint": cfg.model.checkpoint,
+            "dataset": cfg.data.dataset,
+            "shots": cfg.data.shots,
+            "split_seed": cfg.data.seed,
+            "seed": cfg.seed,
+            "exact_match": metrics["exact_match"],
+            "f1": metrics["f1"],
+            **results,
+            "num_questions": metrics["num_questions"],
+            "train_file": str(datamodule.train_path),
+            "train_file_sha256": datamodule.data_info()["train_sha256"],
+            "eval_file": str(datamodule.eval_path),
+            "steps": trainer.global_step,
+            "train_seconds": round(train_seconds, 2),
+            "eval_seconds": round(metrics["eval_seconds"], 2),
+            "wall_seconds": round(time.perf_counter() - started, 2),
+            **provenance(),
+            "data": datamodule.data_info(),
+        }
+        write_json(output_dir / "results.json", results)
+        log.info("EM %.2f  F1 %.2f  on %d questions  → %s", results["exact_match"], results["f1"],
+                 results["num_questions"], output_dir)
+    return results

@@ -1,0 +1,193 @@
+"""QAModule: fine-tuning and evaluation of SplinterForQuestionAnswering as a LightningModule.
+
+Training is the paper's protocol (PROTOCOL.md §3). Evaluation decodes each batch's logits into the best
+span per window on the device (no logits are kept), gathers the per-window bests from every rank,
+drops the windows that DistributedSampler repeated to even out the shards, and picks the best window
+per question, so that every question is scored exactly once under any number of processes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from splinter.metrics import squad_scores
+from splinter.model.config import SplinterConfig
+from splinter.model.qa import SplinterForQuestionAnswering
+from splinter.spans import best_answers, context_mask_from_offsets, pad_mask, top_spans
+from splinter.training.optim import build_optimizer, linear_warmup_decay
+from splinter.training.resume import ResumeState
+
+
+def build_qa_model(
+    checkpoint: str | None,
+    config: dict | None = None,
+    fresh_head: bool = False,
+    head_type: str = "qass",
+) -> SplinterForQuestionAnswering:
+    """A QA model from a checkpoint (dir, hub id, 'minilm') or, with checkpoint=None, random weights."""
+    overrides = {**(config or {}), "head_type": head_type}
+    if checkpoint is None:
+        return SplinterForQuestionAnswering(SplinterConfig(**overrides))
+    return SplinterForQuestionAnswering.from_pretrained(checkpoint, fresh_head=fresh_head, **overrides)
+
+
+class QAModule(pl.LightningModule):
+    def __init__(
+        self,
+        checkpoint: str | None = None,
+        model_config: dict | None = None,
+        fresh_head: bool = False,
+        head_type: str = "qass",
+        lr: float = 3e-5,
+        warmup_ratio: float = 0.1,
+        weight_decay: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        max_answer_length: int = 10,
+        n_best: int = 20,
+        use_max_context: bool = False,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = build_qa_model(checkpoint, model_config, fresh_head, head_type)
+        self.resume = ResumeState()
+        self.predictions: dict[str, str] = {}
+        self.eval_metrics: dict[str, Any] = {}
+        # Where rank 0 writes predictions.json at the end of an evaluation: the run's output directory.
+        # Written from inside the (possibly spawned) process so that ddp_spawn loses nothing.
+        self.output_dir: Path | None = None
+        self._eval_parts: list[tuple[torch.Tensor, ...]] = []
+
+    # ---- training -------------------------------------------------------------------------------
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.model(**batch).loss
+        self.resume.batch_finished()
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].size(0))
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        # The scheduler steps per optimiser step; logging the lr it just set shows warm-up and decay.
+        self.log("train/lr", self.lr_schedulers().get_last_lr()[0], batch_size=batch["input_ids"].size(0))
+
+    def on_train_epoch_start(self) -> None:
+        self.resume.epoch_started()
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer = build_optimizer(self.model, hp.lr, hp.weight_decay, tuple(hp.betas), hp.eps)
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = linear_warmup_decay(optimizer, round(hp.warmup_ratio * total), total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        self.resume.save(checkpoint)
+        # The model's own config, so evaluate.py can rebuild it from the .ckpt without the hub.
+        checkpoint["splinter_config"] = self.model.config.to_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        sampler = getattr(self.trainer.datamodule, "train_sampler", None) if self._trainer else None
+        self.resume.load(checkpoint, sampler)
+
+    # ---- evaluation -----------------------------------------------------------------------------
+    def _evaluation_step(self, batch: dict[str, torch.Tensor]) -> None:
+        window_index = batch.pop("window_index")
+        length = batch["input_ids"].size(1)
+        context_mask = _mask_rows(self._context_masks, window_index, length)
+        max_context_mask = (
+            _mask_rows(self._max_context_masks, window_index, length) if self.hparams.use_max_context else None
+        )
+        output = self.model(**batch)  # one question per window: logits [B, 1, L]
+        candidates = top_spans(
+            output.start_logits.squeeze(1),
+            output.end_logits.squeeze(1),
+            context_mask,
+            max_answer_length=self.hparams.max_answer_length,
+            n_best=self.hparams.n_best,
+            max_context_mask=max_context_mask,
+        )
+        # Only each window's best span can win across windows, so one candidate per window is kept.
+        score = torch.where(candidates.valid[:, 0], candidates.scores[:, 0], float("-inf"))
+        self._eval_parts.append((window_index, score, candidates.starts[:, 0], candidates.ends[:, 0]))
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._evaluation_step(batch)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._evaluation_step(batch)
+
+    def on_validation_epoch_start(self) -> None:
+        self._eval_parts = []
+        self._eval_started = time.perf_counter()
+        # Which tokens may start or end an answer, per window, looked up by window_index in each step:
+        # the offsets stay outside the model batch, these masks live on the device once per evaluation.
+        windows = self.trainer.datamodule.eval_windows
+        self._context_masks = context_mask_from_offsets(windows["offsets"]).to(self.device)
+        if self.hparams.use_max_context:
+            self._max_context_masks = pad_mask(windows["max_context"]).to(self.device)
+
+    on_test_epoch_start = on_validation_epoch_start
+
+    def on_validation_epoch_end(self) -> None:
+        self._finish_evaluation(stage="val")
+
+    def on_test_epoch_end(self) -> None:
+        self._finish_evaluation(stage="test")
+
+    def _gathered_window_bests(self) -> tuple[torch.Tensor, ...]:
+        """Per-window best spans from every rank, each window once, sorted by window index."""
+        if self._eval_parts:
+            local = [torch.cat(column) for column in zip(*self._eval_parts, strict=True)]
+        else:  # a rank with no batches still has to take part in the gather
+            local = [torch.empty(0, dtype=dtype, device=self.device) for dtype in
+                     (torch.long, torch.float, torch.long, torch.long)]
+        if self.trainer.world_size > 1:
+            # DistributedSampler gives every rank the same number of windows, so shapes agree.
+            local = [self.all_gather(column).flatten(0, 1) for column in local]
+        index, score, start, end = (column.cpu() for column in local)
+        index, first = _first_occurrence(index)
+        return index, score[first], start[first], end[first]
+
+    def _finish_evaluation(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule
+        index, score, start, end = self._gathered_window_bests()
+        windows = datamodule.eval_windows.select(index.tolist())
+        predictions = best_answers(
+            windows["example_id"], score, start, end, windows["offsets"], datamodule.contexts()
+        )
+        references = datamodule.references()
+        scores = squad_scores(predictions, references)
+        self.predictions = predictions
+        self.eval_metrics = {
+            **scores,
+            "num_questions": len(references),
+            "num_windows": int(index.numel()),
+            "eval_seconds": time.perf_counter() - self._eval_started,
+        }
+        self.log(f"{stage}/exact_match", scores["exact_match"], rank_zero_only=True)
+        self.log(f"{stage}/f1", scores["f1"], rank_zero_only=True)
+        if self.output_dir is not None and self.trainer.is_global_zero:
+            out = Path(self.output_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "predictions.json").write_text(json.dumps(predictions, indent=1, ensure_ascii=False))
+            (out / "eval_metrics.json").write_text(json.dumps(self.eval_metrics, indent=1))
+        self._eval_parts = []
+
+
+def _first_occurrence(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unique values of `index` (sorted) and, for each, the position of one occurrence."""
+    unique, inverse = torch.unique(index, sorted=True, return_inverse=True)
+    position = torch.full((unique.numel(),), -1, dtype=torch.long)
+    position.scatter_(0, inverse, torch.arange(index.numel()))
+    return unique, position
+
+
+def _mask_rows(table: torch.Tensor, index: torch.Tensor, length: int) -> torch.Tensor:
+    """Rows `index` of a per-window mask table, cut or False-padded to the batch's padded length."""
+    rows = table[index, :length]
+    return torch.nn.functional.pad(rows, (0, length - rows.size(1))) if rows.size(1) < length else rows

@@ -1,0 +1,76 @@
+"""What every run shares: the trainer and its logger, reproducibility, and the files a run leaves behind."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+import splinter
+
+log = logging.getLogger("splinter")
+
+
+def training_steps(num_windows: int, batch_size: int, epochs: int, min_steps: int, max_steps: int | None) -> int:
+    """The paper's length: max(`epochs` passes over the windows, `min_steps`), capped by `max_steps`."""
+    steps = max(epochs * math.ceil(num_windows / batch_size), min_steps)
+    return min(steps, max_steps) if max_steps else steps
+
+
+def build_logger(cfg: DictConfig):
+    """The configured experiment logger, or False for logger=none."""
+    if not cfg.get("logger"):
+        return False
+    if cfg.logger.get("_target_", "").endswith("WandbLogger") and os.environ.get("WANDB_MODE") == "disabled":
+        return False
+    return instantiate(cfg.logger)
+
+
+def build_trainer(cfg: DictConfig, max_steps: int, callbacks: list, logger) -> pl.Trainer:
+    return instantiate(cfg.trainer, max_steps=max_steps, callbacks=callbacks, logger=logger)
+
+
+def finish_logger(logger) -> None:
+    """Close the wandb run of this job, also after a failure, so the next sweep job starts its own run."""
+    experiment = getattr(logger, "_experiment", None)
+    if experiment is not None and hasattr(experiment, "finish"):
+        experiment.finish()
+
+
+def git_commit() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(splinter.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def provenance() -> dict[str, Any]:
+    return {"splinter_version": splinter.__version__, "git_commit": git_commit()}
+
+
+def write_json(path: str | Path, payload: Any) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+    return path
+
+
+def write_resolved_config(cfg: DictConfig, output_dir: Path) -> None:
+    """Hydra writes .hydra/config.yaml unresolved; this is the config with every interpolation filled."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))

@@ -1,0 +1,347 @@
+"""Pretraining pipeline: corpus reading and packing, the data module's batches, PretrainModule
+(loss goes down, schedule, checkpoints that fine-tuning loads)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from splinter.errors import ConfigError, DataError
+from splinter.pretraining.corpus import PassagePacker, load_passages, read_documents
+from splinter.pretraining.datamodule import PretrainDataModule, collate
+from splinter.pretraining.module import PretrainModule
+from splinter.tokenizer import load_tokenizer
+
+SAMPLE = Path(__file__).parent / "fixtures" / "pretrain" / "sample.txt"
+TINY = dict(
+    vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+    max_position_embeddings=512, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer("minilm")
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return str(tmp_path / "hf-cache")
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading
+
+
+def test_plain_text_documents_are_separated_by_blank_lines(tmp_path, cache):
+    path = write(tmp_path / "c.txt", "first line\nsecond line\n\n  \n\nthird doc\n\n\nfourth\nend\n")
+    assert read_documents(path, cache_dir=cache)["text"] == ["first line\nsecond line", "third doc", "fourth\nend"]
+    assert read_documents(path, one_doc_per_line=True, cache_dir=cache)["text"] == [
+        "first line", "second line", "third doc", "fourth", "end",
+    ]
+    assert len(read_documents(str(SAMPLE), cache_dir=cache)) == 10
+
+
+def test_jsonl_gzip_and_several_sources_in_order(tmp_path, cache):
+    a = write(tmp_path / "a.jsonl", '{"text": "alpha", "id": 1}\n\n{"text": "beta"}\n{"text": "  "}\n')
+    b = tmp_path / "b.txt.gz"
+    with gzip.open(b, "wt", encoding="utf-8") as f:
+        f.write("gamma\n\ndelta\n")
+    assert read_documents([a, str(b)], cache_dir=cache)["text"] == ["alpha", "beta", "gamma", "delta"]
+    streamed = [row["text"] for row in read_documents([a, str(b)], streaming=True)]
+    assert streamed == ["alpha", "beta", "gamma", "delta"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"text": "ok"}\n{"text": "unterminated\n', "bad.jsonl:2: invalid JSON"),
+        ('{"text": "ok"}\n\n{"body": "x"}\n', "bad.jsonl:3: no 'text' field (fields: body)"),
+        ('{"text": "ok"}\n{"text": 3}\n', "bad.jsonl:2: field 'text' is int"),
+        ('["text"]\n', "bad.jsonl:1: expected a JSON object"),
+        ("\n\n", "bad.jsonl: no documents"),
+    ],
+)
+def test_jsonl_errors_name_file_and_line(tmp_path, cache, content, message):
+    path = write(tmp_path / "bad.jsonl", content)
+    with pytest.raises(DataError) as info:
+        read_documents(path, cache_dir=cache)
+    assert message in str(info.value)
+    assert str(info.value).startswith(str(tmp_path))
+
+
+def test_text_errors(tmp_path, cache):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("fine\n\ncaf\xe9\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1.txt:3: not valid UTF-8"):
+        read_documents(str(path), cache_dir=cache)
+    with pytest.raises(DataError, match=r"missing.txt: file not found"):
+        read_documents(str(tmp_path / "missing.txt"), cache_dir=cache)
+    with pytest.raises(DataError, match="no documents"):
+        read_documents(write(tmp_path / "blank.txt", "\n   \n"), cache_dir=cache)
+
+
+def test_hub_name_offline_is_one_clear_error(monkeypatch, cache):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(DataError) as info:
+        read_documents("no-such-owner/no-such-corpus", cache_dir=cache)
+    message = str(info.value)
+    assert message.startswith("no-such-owner/no-such-corpus: ") and "hub dataset" in message
+    assert "\n" not in message
+
+
+# ---------------------------------------------------------------------------------------------------
+# Packing
+
+
+def test_packing_keeps_every_token_once_and_respects_the_length(tokenizer, cache):
+    documents = read_documents(str(SAMPLE), cache_dir=cache)["text"]
+    for max_len in (64, 512):
+        passages = load_passages(str(SAMPLE), tokenizer, max_seq_length=max_len, cache_dir=cache)["input_ids"]
+        cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+        assert all(len(p) <= max_len and p[0] == cls and p[-1] == sep for p in passages)
+        assert all(cls not in p[1:-1] and sep not in p[1:-1] for p in passages)
+        body = [t for p in passages for t in p[1:-1]]
+        expected = [t for d in documents for t in tokenizer.encode(d, add_special_tokens=False).ids]
+        assert body == expected
+        # whole words at the cuts: no passage starts with a "##" piece
+        assert not any(tokenizer.id_to_token(p[1]).startswith("##") for p in passages)
+    # documents do not share passages unless asked to; packing across them fills passages up
+    separate = load_passages(str(SAMPLE), tokenizer, max_seq_length=512, cache_dir=cache)
+    packed = load_passages(str(SAMPLE), tokenizer, max_seq_length=512, pack_across_documents=True, cache_dir=cache)
+    assert len(packed) < len(separate)
+    assert sum(map(len, packed["input_ids"])) == sum(map(len, separate["input_ids"])) - 2 * (
+        len(separate) - len(packed)
+    )
+
+
+def test_packer_cuts(tokenizer):
+    packer = PassagePacker(tokenizer, max_seq_length=2 + 16)
+    ids = tokenizer.encode("one two three four five. six seven eight nine ten eleven twelve thirteen fourteen "
+                           "fifteen sixteen seventeen", add_special_tokens=False).ids
+    first, second = packer.pack([ids])
+    # the sentence end lies too far back (more than budget // 8 = 2 pieces): cut at the last word
+    assert len(first) == 18 and len(second) == 2 + len(ids) - 16
+    ids = tokenizer.encode("we saw a red cat sat on a mat and the dog ran off. then rain came down",
+                           add_special_tokens=False).ids
+    first, second = packer.pack([ids])
+    # a sentence end within the last 2 pieces wins over the later word boundary
+    assert tokenizer.id_to_token(first[-2]) == "." and len(first) == 2 + 15
+    assert tokenizer.id_to_token(second[1]) == "then"
+    word = tokenizer.encode("unbelievably", add_special_tokens=False).ids
+    assert len(word) > 1 and tokenizer.id_to_token(word[1]).startswith("##")
+    ids = tokenizer.encode("a b c d e f g h i j k l m n unbelievably", add_special_tokens=False).ids
+    first, second = packer.pack([ids])
+    assert len(first) == 2 + 14 and second[1:-1] == word  # the word is not split
+    long = [word[0]] + [word[1]] * 20  # one "word" longer than a passage: cut inside it
+    assert [len(p) for p in packer.pack([long])] == [18, 2 + 5]
+    # pack_across_documents: a second document starts in the same passage when it fits
+    across = PassagePacker(tokenizer, max_seq_length=2 + 16, pack_across_documents=True)
+    assert len(across.pack([ids[:5], ids[5:10]])) == 1 and len(packer.pack([ids[:5], ids[5:10]])) == 2
+
+
+def test_streaming_gives_the_same_passages(tokenizer, cache):
+    mapped = load_passages(str(SAMPLE), tokenizer, max_seq_length=128, cache_dir=cache)
+    streamed = load_passages(str(SAMPLE), tokenizer, max_seq_length=128, streaming=True)
+    assert [row["input_ids"] for row in streamed] == mapped["input_ids"]
+
+
+def test_cache_follows_file_changes(tmp_path, tokenizer, cache):
+    path = write(tmp_path / "c.txt", "the river runs\n")
+    first = load_passages(path, tokenizer, cache_dir=cache)
+    assert load_passages(path, tokenizer, cache_dir=cache).cache_files == first.cache_files
+    write(tmp_path / "c.txt", "a different, longer text about the river\n")
+    changed = load_passages(path, tokenizer, cache_dir=cache)
+    assert changed["input_ids"] != first["input_ids"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data module
+
+
+def test_collate_pads_questions_with_zero():
+    rows = [
+        {"input_ids": [101, 5, 104, 102], "question_positions": [2], "start_positions": [1], "end_positions": [1]},
+        {"input_ids": [101, 104, 7, 104, 8, 102], "question_positions": [1, 3], "start_positions": [2, 4],
+         "end_positions": [2, 4]},
+        {"input_ids": [101, 9, 102], "question_positions": [], "start_positions": [], "end_positions": []},
+    ]
+    batch = collate(rows, pad_id=0, pad_to_multiple_of=8)
+    assert batch["input_ids"].tolist() == [
+        [101, 5, 104, 102, 0, 0, 0, 0], [101, 104, 7, 104, 8, 102, 0, 0], [101, 9, 102, 0, 0, 0, 0, 0],
+    ]
+    assert batch["attention_mask"].sum(1).tolist() == [4, 6, 3]
+    assert batch["token_type_ids"].abs().sum() == 0
+    assert batch["question_positions"].tolist() == [[2, 0], [1, 3], [0, 0]]
+    assert batch["start_positions"].tolist() == [[1, 0], [2, 4], [0, 0]]
+    assert batch["end_positions"].tolist() == [[1, 0], [2, 4], [0, 0]]
+    assert collate(rows[2:])["question_positions"].shape == (1, 1)
+
+
+def make_datamodule(tokenizer, cache, **kwargs):
+    options = dict(max_seq_length=128, batch_size=4, seed=3, cache_dir=cache, shuffle=False)
+    options.update(kwargs)
+    return PretrainDataModule(str(SAMPLE), tokenizer, **options)
+
+
+def test_datamodule_batches_and_statistics(tokenizer, cache, tmp_path):
+    dm = make_datamodule(tokenizer, cache, statistics_path=str(tmp_path / "stats.json"), drop_empty=True)
+    dm.prepare_data()
+    dm.setup("fit")
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats == dm.statistics
+    assert len(dm.dataset) == stats["passages"] - stats["questions_per_passage_hist"].get("0", 0)
+    question_id = tokenizer.token_to_id("[QUESTION]")
+    total = 0
+    for batch in dm.train_dataloader():
+        real = batch["question_positions"] > 0
+        assert real.any(dim=1).all()  # empty passages were dropped
+        rows = torch.arange(batch["input_ids"].shape[0])[:, None].expand_as(real)
+        assert (batch["input_ids"][rows[real], batch["question_positions"][real]] == question_id).all()
+        assert (batch["start_positions"][~real] == 0).all() and (batch["start_positions"][real] > 0).all()
+        assert (batch["end_positions"] >= batch["start_positions"]).all()
+        total += int(real.sum())
+    assert total == stats["questions"]
+
+
+def test_datamodule_streaming_matches_map_style(tokenizer, cache):
+    mapped = make_datamodule(tokenizer, cache)
+    streamed = make_datamodule(tokenizer, cache, streaming=True)
+    mapped.setup("fit")
+    streamed.setup("fit")
+    a = [b["input_ids"].tolist() for b in mapped.train_dataloader()]
+    b = [b["input_ids"].tolist() for b in streamed.train_dataloader()]
+    assert a == b
+    assert streamed.statistics == mapped.statistics
+
+
+def test_datamodule_rejects_bad_options(tokenizer):
+    with pytest.raises(ConfigError, match="cluster_order"):
+        PretrainDataModule(str(SAMPLE), tokenizer, cluster_order="shortest")
+    with pytest.raises(ConfigError, match="data.files"):
+        PretrainDataModule([], tokenizer)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Module
+
+
+def fit(module, datamodule, steps: int, tmp_path) -> pl.Trainer:
+    trainer = pl.Trainer(
+        max_steps=steps, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, gradient_clip_val=1.0,
+        default_root_dir=str(tmp_path), log_every_n_steps=1,
+    )
+    trainer.fit(module, datamodule=datamodule)
+    return trainer
+
+
+def fixed_batch_loss(module, batch) -> float:
+    module.eval()
+    with torch.no_grad():
+        return float(module(**batch).loss)
+
+
+def test_a_few_steps_reduce_the_loss(tokenizer, cache, tmp_path):
+    pl.seed_everything(0, verbose=False)
+    dm = make_datamodule(tokenizer, cache, max_seq_length=64, batch_size=8)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    module = PretrainModule(config=TINY, lr=3e-3, warmup_steps=0)
+    before = fixed_batch_loss(module, batch)
+    trainer = fit(module, dm, steps=15, tmp_path=tmp_path)
+    assert module.training  # fit switched the model back to training mode (dropout)
+    after = fixed_batch_loss(module, batch)
+    assert after < before - 0.2, (before, after)
+    logged = trainer.callback_metrics
+    assert {"train/loss", "train/lr", "train/questions_per_row"} <= set(logged)
+    assert float(logged["train/questions_per_row"]) > 1
+
+
+def test_schedule_and_optimizer_groups(tokenizer, cache, tmp_path):
+    dm = make_datamodule(tokenizer, cache, max_seq_length=64, batch_size=8)
+    module = PretrainModule(config=TINY, lr=1e-3, warmup_ratio=0.5)
+    trainer = fit(module, dm, steps=4, tmp_path=tmp_path)
+    assert module.schedule_steps() == (2, 4)
+    optimizer = trainer.optimizers[0]
+    assert optimizer.defaults["eps"] == 1e-6 and optimizer.defaults["betas"] == (0.9, 0.999)
+    decays = sorted(g["weight_decay"] for g in optimizer.param_groups)
+    assert decays == [0.0, 0.01]
+    # after 4 of 4 steps the linear decay reaches 0
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
+
+
+def test_zero_question_batch_gives_zero_loss():
+    module = PretrainModule(config=TINY)
+    batch = collate([{"input_ids": [101, 7, 102], "question_positions": [], "start_positions": [],
+                      "end_positions": []}])
+    with pytest.warns(UserWarning, match="trainer"):  # self.log without a trainer
+        loss = module.training_step(batch, 0)
+    assert torch.isfinite(loss) and loss.item() == 0.0
+
+
+def test_tokenizer_model_mismatch_is_a_config_error(tokenizer, cache, tmp_path):
+    dm = make_datamodule(tokenizer, cache, max_seq_length=64)
+    module = PretrainModule(config={**TINY, "vocab_size": 1000})
+    with pytest.raises(ConfigError, match="vocab_size"):
+        fit(module, dm, steps=1, tmp_path=tmp_path)
+
+
+def test_checkpoint_loads_for_fine_tuning_and_continued_pretraining(tokenizer, tmp_path):
+    from splinter.model.qa import SplinterForPreTraining, SplinterForQuestionAnswering
+
+    pl.seed_everything(1, verbose=False)
+    module = PretrainModule(config=TINY)
+    out = tmp_path / "pretrained"
+    module.save_pretrained(str(out), tokenizer=tokenizer)
+    qa = SplinterForQuestionAnswering.from_pretrained(str(out))
+    trained = module.model.state_dict()
+    loaded = qa.state_dict()
+    assert set(loaded) == set(trained)
+    assert all(torch.equal(loaded[k], trained[k]) for k in trained)
+    assert load_tokenizer(str(out)).token_to_id("[QUESTION]") == 104
+    # the same directory continues pretraining
+    again = PretrainModule(model_name_or_path=str(out))
+    assert isinstance(again.model, SplinterForPreTraining) and again.model.training  # dropout on
+    assert torch.equal(again.model.state_dict()["splinter_qass.start_classifier.weight"],
+                       trained["splinter_qass.start_classifier.weight"])
+    # QA forward on a pair input works with the pretrained head
+    encoded = tokenizer.encode("who?", "the river runs")
+    qa_out = qa(input_ids=torch.tensor([encoded.ids]), attention_mask=torch.tensor([encoded.attention_mask]))
+    assert qa_out.start_logits.shape == (1, len(encoded.ids))
+
+
+def test_train_py_task_pretrain_runs_end_to_end(tmp_path, cache):
+    from hydra import compose, initialize_config_dir
+
+    from splinter.model.qa import SplinterForQuestionAnswering
+    from splinter.pretraining.run import run
+
+    conf = Path(__file__).parent.parent / "conf"
+    overrides = [
+        "task=pretrain", "data=text", "model=tiny", "trainer=cpu", "logger=none", f"output_dir={tmp_path}",
+        f"data.files=[{SAMPLE}]", "data.max_seq_length=64", "data.batch_size=4", "data.num_workers=0",
+        f"data.cache_dir={cache}", "task.max_steps=3", "task.save_every_n_steps=2", "task.checkpoint_every_n_steps=3", "task.module.warmup_ratio=0.5",
+        "trainer.enable_progress_bar=false",
+    ]
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    results = run(cfg)
+    assert results["steps"] == 3 and results["final_loss"] > 0
+    stats = json.loads((tmp_path / "span_statistics.json").read_text())
+    assert stats == results["span_statistics"] and stats["questions"] > 0
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()  # kept after a normal end
+    assert (tmp_path / "model-step2" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "results.json").read_text())["steps"] == 3
+    model = SplinterForQuestionAnswering.from_pretrained(str(tmp_path / "model"))
+    assert model.config.hidden_size == 32
