@@ -60,6 +60,11 @@ def test_jsonl_gzip_and_several_sources_in_order(tmp_path, cache):
     assert read_documents([a, str(b)], cache_dir=cache)["text"] == ["alpha", "beta", "gamma", "delta"]
     streamed = [row["text"] for row in read_documents([a, str(b)], streaming=True)]
     assert streamed == ["alpha", "beta", "gamma", "delta"]
+    assert read_documents(str(tmp_path / "*.*"), cache_dir=cache)["text"] == ["alpha", "beta", "gamma", "delta"]
+    with pytest.raises(DataError, match="no file matches"):
+        read_documents(str(tmp_path / "*.none"), cache_dir=cache)
+    with pytest.raises(DataError, match="is a directory"):
+        read_documents(str(tmp_path), cache_dir=cache)
 
 
 @pytest.mark.parametrize(
@@ -230,6 +235,8 @@ def test_datamodule_rejects_bad_options(tokenizer):
         PretrainDataModule(str(SAMPLE), tokenizer, cluster_order="shortest")
     with pytest.raises(ConfigError, match="data.files"):
         PretrainDataModule([], tokenizer)
+    with pytest.raises(DataError, match="missing.txt: file not found"):
+        PretrainDataModule(["missing.txt"], tokenizer)  # at construction, before any training set-up
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -345,3 +352,20 @@ def test_train_py_task_pretrain_runs_end_to_end(tmp_path, cache):
     assert json.loads((tmp_path / "results.json").read_text())["steps"] == 3
     model = SplinterForQuestionAnswering.from_pretrained(str(tmp_path / "model"))
     assert model.config.hidden_size == 32
+
+
+def test_configs_match_the_classes():
+    import inspect
+
+    from omegaconf import OmegaConf
+
+    conf = Path(__file__).parent.parent / "conf"
+    data = OmegaConf.load(conf / "data" / "text.yaml")
+    parameters = set(inspect.signature(PretrainDataModule.__init__).parameters) - {"self"}
+    assert set(data) - {"_target_"} == parameters
+    assert data._target_ == "splinter.pretraining.datamodule.PretrainDataModule"
+    task = OmegaConf.load(conf / "task" / "pretrain.yaml")
+    parameters = set(inspect.signature(PretrainModule.__init__).parameters) - {"self"}
+    assert set(task.module) - {"_target_"} == parameters
+    assert task.module.eps == 1e-6 and task.module.lr == 1e-4 and task.module.warmup_steps == 10000
+    assert task.run == "splinter.pretraining.run.run"

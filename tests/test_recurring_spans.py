@@ -204,7 +204,7 @@ def brute_force_clusters(ids, tokens, max_len=10):
         where = defaultdict(list)
         for i in range(len(ids) - k + 1):
             where[tuple(ids[i : i + k])].append(i)
-        for gram, starts in where.items():
+        for starts in where.values():
             toks = tokens[starts[0] : starts[0] + k]
             if is_piece(toks[0]) or not all(ok_token(t) for t in toks):
                 continue
@@ -251,7 +251,7 @@ def test_sample_questions_are_well_formed(masked, tokenizer, classes):
         assert [i for i, t in enumerate(ids) if t == question_id] == positions
         assert ids[0] == source[0] and ids[-1] == source[-1]
         num_questions += len(positions)
-        for q, s, e, (ms, me), (a_s, a_e) in zip(positions, starts, ends, row["masked_spans"], row["answer_spans"]):
+        for s, e, (ms, me), (a_s, a_e) in zip(starts, ends, row["masked_spans"], row["answer_spans"], strict=True):
             masked_span = source[ms : me + 1]
             # the label points at an occurrence equal to the masked span, in the final sequence
             assert ids[s : e + 1] == masked_span == source[a_s : a_e + 1]
@@ -280,7 +280,7 @@ def test_sample_questions_are_well_formed(masked, tokenizer, classes):
 
 def test_reinserting_masked_spans_restores_the_passage(masked):
     for row in masked:
-        rebuilt, spans = [], dict(zip(row["question_positions"], row["masked_spans"]))
+        rebuilt, spans = [], dict(zip(row["question_positions"], row["masked_spans"], strict=True))
         for i, token in enumerate(row["input_ids"]):
             if i in spans:
                 ms, me = spans[i]
@@ -316,10 +316,25 @@ def test_deterministic_per_seed_and_independent_of_processes(passages, tokenizer
     other = mask_passages(passages, tokenizer, seed=8, debug=True)
     assert other["input_ids"] != masked["input_ids"]
     # the seed changes which occurrence is kept, never which spans recur
-    for a, b in zip(other, masked):
+    for a, b in zip(other, masked, strict=True):
         spans_a = {tuple(s) for s in a["masked_spans"] + a["answer_spans"]}
         spans_b = {tuple(s) for s in b["masked_spans"] + b["answer_spans"]}
         assert spans_a == spans_b
+
+
+def test_each_passage_has_its_own_generator(masked, classes):
+    """The rng of passage i is numpy's default_rng([seed, i]): independent of order and processes."""
+    for index, row in enumerate(masked):
+        expected = mask_recurring_spans(row["source_ids"], classes, np.random.default_rng([7, index]))
+        assert expected.input_ids == row["input_ids"]
+        assert expected.start_positions == row["start_positions"]
+    # the same passage at another index gets other answers (many clusters: a clash is unlikely)
+    row = max(masked, key=lambda r: len(r["question_positions"]))
+    outputs = {
+        tuple(mask_recurring_spans(row["source_ids"], classes, np.random.default_rng([7, i])).input_ids)
+        for i in range(4)
+    }
+    assert len(outputs) > 1
 
 
 def test_mapping_is_cached(passages, tokenizer, masked):
@@ -339,7 +354,7 @@ def test_statistics(masked, tmp_path):
     assert stats["questions_per_passage_mean"] == pytest.approx(np.mean(counts))
     assert sum(stats["questions_per_passage_hist"].values()) == len(rows)
     assert stats["zero_question_fraction"] == pytest.approx(np.mean([c == 0 for c in counts]))
-    lengths = [e - s + 1 for r in rows for s, e in zip(r["start_positions"], r["end_positions"])]
+    lengths = [e - s + 1 for r in rows for s, e in zip(r["start_positions"], r["end_positions"], strict=True)]
     assert stats["span_length_hist"] == {str(k): lengths.count(k) for k in sorted(set(lengths))}
     assert stats == span_statistics(rows)  # the row-iterating path (streaming) agrees
     path = tmp_path / "stats" / "spans.json"

@@ -141,12 +141,14 @@ class EpochShuffleSampler(Sampler[int]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def skip_batches(self, count: int) -> None:
-        """Drop the first `count` batches of the next iteration (the ones a resumed run already saw).
+    def skip_batches(self, count: int) -> int:
+        """Drop the first `count` batches of the next iteration (the ones a resumed run already saw);
+        returns how many will be skipped.
 
         A checkpoint taken after the epoch's last batch resumes at the next epoch: nothing to skip.
         """
         self._skip_batches = count if count < self.num_batches else 0
+        return self._skip_batches
 
     @property
     def num_batches(self) -> int:

@@ -30,6 +30,7 @@ import os
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from datasets import Dataset
 from pytorch_lightning.utilities import rank_zero_only
 from tokenizers import Tokenizer
@@ -230,9 +231,11 @@ class QADataModule(pl.LightningDataModule):
         else:
             # Order = f(seed, epoch) only, and skippable: a run resumed mid-epoch sees the same batches.
             sampler = EpochShuffleSampler(len(windows), self.shuffle_seed, self.batch_size)
-        self.train_sampler = sampler
+        # A generator of its own: creating the iterator otherwise draws from the global torch RNG, which
+        # would shift every later dropout mask of a run resumed from a checkpoint.
         return DataLoader(windows, batch_size=self.batch_size, sampler=sampler, collate_fn=self._collate(),
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          generator=torch.Generator().manual_seed(self.shuffle_seed))
 
     def _eval_loader(self) -> DataLoader:
         windows = self.eval_windows.select_columns([*MODEL_COLUMNS, WINDOW_INDEX])

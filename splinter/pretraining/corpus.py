@@ -8,6 +8,7 @@ Sources (`read_documents`), any mix of:
   (e.g. one Wikipedia article per line).
 - JSON lines (`*.jsonl`, `*.jsonl.gz`, `*.ndjson`): one object per line with a string `text` field
   (the name is `text_field`); blank lines are skipped; other fields are ignored.
+- a glob pattern (`corpus/*.txt`, `wiki/**/*.jsonl`): its matches, sorted by name;
 - a `datasets` hub dataset name (anything that is not an existing path and has no file extension
   above, e.g. `wikitext` or `owner/name`; `name:config` picks a configuration): its `train` split,
   which must have a `text` column. Offline or unknown names give one `DataError`.
@@ -36,6 +37,7 @@ which suits corpora too large to preprocess; `num_proc` is then unused (use data
 
 from __future__ import annotations
 
+import glob
 import gzip
 import json
 import os
@@ -149,6 +151,29 @@ def _load_hub(name: str, streaming: bool, cache_dir: str | None, text_field: str
     return data.select_columns(["text"])
 
 
+def resolve_sources(sources: str | os.PathLike | Sequence[str]) -> list[str]:
+    """Expand glob patterns and check that every file exists (hub names are checked when loaded)."""
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    sources = [os.fspath(s) for s in sources]
+    if not sources:
+        raise DataError("<corpus>", "no input files given")
+    resolved = []
+    for source in sources:
+        if not os.path.exists(source) and any(c in source for c in "*?["):
+            matches = sorted(glob.glob(os.path.expanduser(source), recursive=True))
+            if not matches:
+                raise DataError(source, "no file matches this pattern")
+            resolved.extend(m for m in matches if os.path.isfile(m))
+        elif os.path.isdir(source):
+            raise DataError(source, "is a directory; give its files or a pattern such as dir/*.txt")
+        elif not os.path.exists(source) and not is_hub_name(source):
+            raise DataError(source, "file not found")
+        else:
+            resolved.append(source)
+    return resolved
+
+
 def read_documents(
     sources: str | Sequence[str],
     one_doc_per_line: bool = False,
@@ -162,11 +187,6 @@ def read_documents(
     import datasets
     from datasets.exceptions import DatasetGenerationError
 
-    if isinstance(sources, (str, os.PathLike)):
-        sources = [sources]
-    sources = [os.fspath(s) for s in sources]
-    if not sources:
-        raise DataError("<corpus>", "no input files given")
     features = datasets.Features({"text": datasets.Value("string")})
     parts, files = [], []
 
@@ -198,14 +218,10 @@ def read_documents(
                 raise
         files.clear()
 
-    for source in sources:
-        if os.path.isdir(source):
-            raise DataError(source, "is a directory; list its files instead (e.g. with a glob in the config)")
+    for source in resolve_sources(sources):
         if is_hub_name(source):
             flush_files()
             parts.append(_load_hub(source, streaming, cache_dir, text_field))
-        elif not os.path.exists(source):
-            raise DataError(source, "file not found")
         else:
             files.append(source)
     flush_files()
@@ -263,7 +279,7 @@ class PassagePacker:
             elif self.sentence_end[doc[c - 1]] and not self.continuation[doc[c]]:
                 return c
         for c in range(limit, pos, -1):  # the last word boundary that fits
-            if True:
+            if not self.continuation[doc[c]]:
                 return c
         return pos if have_current else limit
 

@@ -6,6 +6,12 @@ modification time and on every option), so a second run, or `setup()` after `pre
 the cache. Passages without any question are dropped by default (`drop_empty`): they carry no
 training signal (the original kept them with all question weights 0).
 
+Streaming (`streaming=True`): nothing is cached; data-loader workers split the stream by file
+(a single file feeds one worker); the masking seed of a passage is (seed, its index in the stream a
+worker reads), so the masks are reproducible for a fixed file list and `num_workers`; rows are
+shuffled in a buffer of `shuffle_buffer` rows, reseeded per epoch (`set_epoch`); the statistics
+cover the first `statistics_rows` passages; the trainer needs `max_steps`.
+
 Batches (`collate`): `input_ids`, `attention_mask`, `token_type_ids` (all 0: one segment) [B, L] padded
 to the longest row (optionally a multiple of `pad_to_multiple_of`); `question_positions`,
 `start_positions`, `end_positions` [B, Q] padded with 0 to the row with most questions (Q ≥ 1);
@@ -22,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from splinter.errors import ConfigError
-from splinter.pretraining.corpus import load_passages
+from splinter.pretraining.corpus import load_passages, resolve_sources
 from splinter.pretraining.recurring_spans import (
     CLUSTER_ORDERS,
     format_statistics,
@@ -118,6 +124,7 @@ class PretrainDataModule(pl.LightningDataModule):
         if not files:
             raise ConfigError("data.files", "no input files given")
         self.files = [str(f) for f in files]
+        resolve_sources(self.files)  # missing files fail here, before any training is set up
         if isinstance(tokenizer, str):
             from splinter.tokenizer import load_tokenizer
 

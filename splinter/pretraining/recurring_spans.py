@@ -263,7 +263,7 @@ class RecurringSpanMasker:
         if self.debug:
             columns += ["source_ids", "masked_spans", "answer_spans"]
         out: dict[str, list] = {c: [] for c in columns}
-        for ids, index in zip(batch["input_ids"], indices):
+        for ids, index in zip(batch["input_ids"], indices, strict=True):
             rng = np.random.default_rng([self.seed, int(index)])
             m = mask_recurring_spans(
                 ids, self.classes, rng, self.max_questions, self.mask_ratio, self.max_span_length,
@@ -360,14 +360,14 @@ def span_statistics(dataset, max_rows: int | None = None) -> dict:
             ends = pc.list_flatten(part["end_positions"]).to_numpy()
             spans.append(ends - starts + 1)
     else:
-        q, s, l = [], [], []
+        q, s, lens = [], [], []
         for i, row in enumerate(dataset):
             if max_rows is not None and i >= max_rows:
                 break
             q.append(len(row["question_positions"]))
-            l.append(len(row["input_ids"]))
-            s.extend(int(e) - int(b) + 1 for b, e in zip(row["start_positions"], row["end_positions"]))
-        questions, spans, lengths = [np.array(q, int)], [np.array(s, int)], [np.array(l, int)]
+            lens.append(len(row["input_ids"]))
+            s.extend(int(e) - int(b) + 1 for b, e in zip(row["start_positions"], row["end_positions"], strict=True))
+        questions, spans, lengths = [np.array(q, int)], [np.array(s, int)], [np.array(lens, int)]
     q = np.concatenate(questions) if questions else np.zeros(0, int)
     s = np.concatenate(spans) if spans else np.zeros(0, int)
     ln = np.concatenate(lengths) if lengths else np.zeros(0, int)
@@ -375,7 +375,7 @@ def span_statistics(dataset, max_rows: int | None = None) -> dict:
 
     def histogram(values: np.ndarray) -> dict[str, int]:
         keys, counts = np.unique(values, return_counts=True)
-        return {str(int(k)): int(c) for k, c in zip(keys, counts)}
+        return {str(int(k)): int(c) for k, c in zip(keys, counts, strict=True)}
 
     return {
         "passages": passages,

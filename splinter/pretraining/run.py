@@ -16,11 +16,12 @@ import time
 from pathlib import Path
 
 import pytorch_lightning as pl
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
 
-from splinter.errors import ConfigError
+from splinter.errors import ConfigError, SplinterError
 from splinter.tokenizer import load_tokenizer
 from splinter.training.runs import (
     build_logger,
@@ -47,6 +48,16 @@ class SavePretrainedEvery(Callback):
                 pl_module.save_pretrained(str(target), tokenizer=self.tokenizer)
 
 
+def _instantiate(node, **kwargs):
+    """hydra's instantiate, but a SplinterError raised by the target stays itself (one-line message)."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as error:
+        if isinstance(error.__cause__, SplinterError):
+            raise error.__cause__ from None
+        raise
+
+
 def _statistics(datamodule, path: str | None) -> dict | None:
     # under ddp_spawn the data module was set up in the child processes; rank 0 wrote the file
     if datamodule.statistics is not None:
@@ -64,15 +75,17 @@ def run(cfg: DictConfig) -> dict:
     write_resolved_config(cfg, output_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
+    if OmegaConf.is_missing(cfg.data, "files"):
+        raise ConfigError("data.files", "give the corpus, e.g. data.files='[corpus/*.txt]'")
     tokenizer = load_tokenizer(cfg.model.tokenizer)
     statistics_file = cfg.task.get("statistics_file")
     statistics_path = str(output_dir / statistics_file) if statistics_file else None
-    datamodule = instantiate(cfg.data, tokenizer=tokenizer, statistics_path=statistics_path)
+    datamodule = _instantiate(cfg.data, tokenizer=tokenizer, statistics_path=statistics_path)
     if not isinstance(datamodule, PretrainDataModule):
         raise ConfigError("data", "task=pretrain needs a text corpus", ["text"])
     if not cfg.task.max_steps:
         raise ConfigError("task.max_steps", "pretraining is measured in steps: set a positive number")
-    module = instantiate(cfg.task.module)
+    module = _instantiate(cfg.task.module)
 
     logger = build_logger(cfg)
     checkpoints = output_dir / "checkpoints"

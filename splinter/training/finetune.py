@@ -71,7 +71,8 @@ def run(cfg: DictConfig) -> dict:
         ModelCheckpoint(dirpath=checkpoints, save_last=True, every_n_train_steps=cfg.task.checkpoint_every_n_steps,
                         save_top_k=0),
         # Ctrl-C or a crash mid-training still leaves a resumable checkpoint behind.
-        OnExceptionCheckpoint(dirpath=checkpoints, filename="last"),
+        OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
+        *(instantiate(callback) for callback in cfg.get("callbacks") or []),
     ]
     results: dict = {}
     try:

@@ -75,6 +75,9 @@ class QAModule(pl.LightningModule):
         # The scheduler steps per optimiser step; logging the lr it just set shows warm-up and decay.
         self.log("train/lr", self.lr_schedulers().get_last_lr()[0], batch_size=batch["input_ids"].size(0))
 
+    def on_train_start(self) -> None:
+        self.resume.training_started(getattr(self.trainer.train_dataloader, "sampler", None))
+
     def on_train_epoch_start(self) -> None:
         self.resume.epoch_started()
 
@@ -91,8 +94,7 @@ class QAModule(pl.LightningModule):
         checkpoint["splinter_config"] = self.model.config.to_dict()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        sampler = getattr(self.trainer.datamodule, "train_sampler", None) if self._trainer else None
-        self.resume.load(checkpoint, sampler)
+        self.resume.load(checkpoint)
 
     # ---- evaluation -----------------------------------------------------------------------------
     def _evaluation_step(self, batch: dict[str, torch.Tensor]) -> None:

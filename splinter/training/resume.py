@@ -38,13 +38,29 @@ def _rng_restore(state: dict) -> None:
 
 
 class ResumeState:
-    """Tracks what a mid-epoch checkpoint needs; owned by the LightningModule (see QAModule hooks)."""
+    """Tracks what a mid-epoch checkpoint needs; owned by the LightningModule (see QAModule hooks).
+
+    Lightning restores a checkpoint before it builds the training dataloader, so the number of batches
+    to skip is held back until training starts (`training_started`), when the sampler exists.
+    """
 
     KEY = "splinter_resume"
 
     def __init__(self) -> None:
         self.batches_in_epoch = 0
         self.rng = _rng_snapshot()
+        self._pending_skip = 0
+
+    def training_started(self, sampler: Sampler | None) -> None:
+        """Once per fit, after the checkpoint (if any) was restored and the dataloader built.
+
+        Lightning does not call on_train_epoch_start for an epoch it resumes in the middle, so the
+        skip is applied here. Under DDP Lightning swaps in its DistributedSampler, which cannot skip:
+        the resumed epoch then starts over (documented limitation).
+        """
+        pending, self._pending_skip = self._pending_skip, 0
+        if isinstance(sampler, EpochShuffleSampler):
+            self.batches_in_epoch = sampler.skip_batches(pending)
 
     def epoch_started(self) -> None:
         self.batches_in_epoch = 0
@@ -59,11 +75,10 @@ class ResumeState:
     def save(self, checkpoint: dict) -> None:
         checkpoint[self.KEY] = {"batches_in_epoch": self.batches_in_epoch, "rng": self.rng}
 
-    def load(self, checkpoint: dict, sampler: Sampler | None) -> None:
+    def load(self, checkpoint: dict) -> None:
         state = checkpoint.get(self.KEY)
         if state is None:
             return
         _rng_restore(state["rng"])
-        self.batches_in_epoch = state["batches_in_epoch"]
-        if isinstance(sampler, EpochShuffleSampler):
-            sampler.skip_batches(self.batches_in_epoch)
+        self.rng = state["rng"]
+        self._pending_skip = state["batches_in_epoch"]

@@ -1,0 +1,60 @@
+"""Shared by the training tests: composing train/evaluate configs for tiny offline runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytorch_lightning as pl
+from hydra import compose, initialize_config_dir
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE_ROOT = REPO / "tests" / "fixtures" / "root"
+
+# A tiny model on the shipped fixture splits: short windows, a slice of the dev fixture, few steps.
+TINY = [
+    "model=tiny",
+    "logger=none",
+    f"data.root={FIXTURE_ROOT}",
+    "data.max_seq_length=128",
+    "data.doc_stride=64",
+    "data.max_eval_examples=40",
+    "data.batch_size=4",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+]
+
+
+def compose_config(name: str, output_dir: Path, *overrides: str):
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose(name, overrides=[*TINY, f"output_dir={output_dir}", *overrides])
+
+
+def run_train(output_dir: Path, *overrides: str) -> dict:
+    from splinter.training.finetune import run
+
+    return run(compose_config("train", output_dir, "task.max_steps=6", *overrides))
+
+
+def run_evaluate(output_dir: Path, *overrides: str) -> dict:
+    from splinter.training.evaluate import run
+
+    return run(compose_config("evaluate", output_dir, *overrides))
+
+
+def run_cli(script: str, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / script), *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+class CrashAtStep(pl.Callback):
+    """Raises in the middle of training, after `step` optimiser steps (simulates a crash)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            raise RuntimeError(f"simulated crash at step {self.step}")

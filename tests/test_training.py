@@ -1,0 +1,115 @@
+"""Fine-tuning end to end on the shipped fixtures with a tiny model: outputs, determinism, resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from run_helpers import run_train
+from splinter import SplinterForQuestionAnswering
+from splinter.metrics import squad_scores
+from splinter.training.runs import training_steps
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    return out, run_train(out)
+
+
+def test_run_writes_results_predictions_config_and_model(trained):
+    out, results = trained
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk == json.loads(json.dumps(results))
+    assert on_disk["steps"] == 6 and on_disk["num_questions"] == 40
+    assert on_disk["dataset"] == "squad" and on_disk["shots"] == 16 and on_disk["split_seed"] == 42
+    assert len(on_disk["train_file_sha256"]) == 64 and on_disk["train_file"].endswith("num-examples-16.jsonl")
+    assert on_disk["splinter_version"] and on_disk["wall_seconds"] > 0
+    assert on_disk["data"]["summaries"][0]["kept"] == 16
+
+    predictions = json.loads((out / "predictions.json").read_text())
+    assert len(predictions) == 40 and all(isinstance(text, str) for text in predictions.values())
+    # results.json holds exactly the score of predictions.json against the evaluation references
+    from splinter.data.readers import read_examples
+
+    examples, _ = read_examples(on_disk["eval_file"], training=False)
+    references = {i: g for i, g in zip(examples["id"], examples["gold_answers"], strict=True) if i in predictions}
+    assert squad_scores(predictions, references) == pytest.approx(
+        {"exact_match": on_disk["exact_match"], "f1": on_disk["f1"]}
+    )
+    assert "model: tiny" not in (out / "config.yaml").read_text()  # resolved config, not the defaults list
+    assert "hidden_size: 32" in (out / "config.yaml").read_text()
+
+
+def test_saved_model_reloads_and_transformers_loads_it(trained):
+    out, _ = trained
+    ours = SplinterForQuestionAnswering.from_pretrained(out / "model").eval()
+    transformers = pytest.importorskip("transformers")
+    theirs = transformers.SplinterForQuestionAnswering.from_pretrained(out / "model").eval()
+    ids = torch.tensor([[101, 2054, 104, 1012, 102, 3000, 3001, 3002, 102]])
+    with torch.no_grad():
+        a, b = ours(input_ids=ids), theirs(input_ids=ids)
+    torch.testing.assert_close(a.start_logits, b.start_logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(a.end_logits, b.end_logits, atol=1e-5, rtol=1e-5)
+
+
+def test_same_config_and_seed_give_identical_results(trained, tmp_path):
+    out, first = trained
+    second = run_train(tmp_path)
+    assert (second["exact_match"], second["f1"]) == (first["exact_match"], first["f1"])
+    assert (tmp_path / "predictions.json").read_text() == (out / "predictions.json").read_text()
+    a = SplinterForQuestionAnswering.from_pretrained(out / "model").state_dict()
+    b = SplinterForQuestionAnswering.from_pretrained(tmp_path / "model").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_another_seed_trains_another_model(trained, tmp_path):
+    out, _ = trained
+    run_train(tmp_path, "seed=7")
+    a = SplinterForQuestionAnswering.from_pretrained(out / "model").state_dict()
+    b = SplinterForQuestionAnswering.from_pretrained(tmp_path / "model").state_dict()
+    assert not all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_crash_leaves_a_checkpoint_and_resuming_matches_the_uninterrupted_run(trained, tmp_path):
+    out, uninterrupted = trained
+    crash = "callbacks=[{_target_: run_helpers.CrashAtStep, step: 4}]"
+    with pytest.raises(RuntimeError, match="simulated crash at step 4"):
+        run_train(tmp_path / "crashed", crash)
+    last = tmp_path / "crashed" / "checkpoints" / "interrupted.ckpt"
+    assert last.is_file()
+    saved = torch.load(last, map_location="cpu", weights_only=True)  # loadable without pickle code
+    assert saved["global_step"] == 4 and saved["splinter_resume"]["batches_in_epoch"] == 4
+
+    resumed = run_train(tmp_path / "resumed", f"ckpt_path={last}")
+    assert resumed["steps"] == 6
+    assert (resumed["exact_match"], resumed["f1"]) == (uninterrupted["exact_match"], uninterrupted["f1"])
+    a = SplinterForQuestionAnswering.from_pretrained(out / "model").state_dict()
+    b = SplinterForQuestionAnswering.from_pretrained(tmp_path / "resumed" / "model").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_mid_epoch_skips_the_batches_already_seen(trained, tmp_path):
+    # Crash in the third batch of the second epoch: the case where the data order of a resumed epoch
+    # matters (the first test crashes inside the first epoch).
+    _, results = trained
+    per_epoch = -(-results["data"]["train_windows"] // 4)  # batch_size=4
+    crash_step, total = per_epoch + 2, per_epoch + 4
+    run_train(tmp_path / "full", f"task.max_steps={total}")
+    crash = f"callbacks=[{{_target_: run_helpers.CrashAtStep, step: {crash_step}}}]"
+    with pytest.raises(RuntimeError):
+        run_train(tmp_path / "crashed", f"task.max_steps={total}", crash)
+    saved = tmp_path / "crashed" / "checkpoints" / "interrupted.ckpt"
+    assert torch.load(saved, map_location="cpu", weights_only=True)["splinter_resume"]["batches_in_epoch"] == 2
+    run_train(tmp_path / "resumed", f"task.max_steps={total}", f"ckpt_path={saved}")
+    a = SplinterForQuestionAnswering.from_pretrained(tmp_path / "full" / "model").state_dict()
+    b = SplinterForQuestionAnswering.from_pretrained(tmp_path / "resumed" / "model").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_paper_length_is_max_of_ten_epochs_and_200_steps():
+    assert training_steps(16, 12, epochs=10, min_steps=200, max_steps=None) == 200
+    assert training_steps(1100, 12, epochs=10, min_steps=200, max_steps=None) == 920
+    assert training_steps(1100, 12, epochs=10, min_steps=200, max_steps=50) == 50
