@@ -44,8 +44,10 @@ def run_evaluate(output_dir: Path, *overrides: str) -> dict:
 
 
 def run_cli(script: str, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """`python <script> args` (a file of the repository) or `python -m <module> args`."""
+    target = [script] if script == "-m" else [str(REPO / script)]
     return subprocess.run(
-        [sys.executable, str(REPO / script), *args], cwd=cwd, capture_output=True, text=True, timeout=300
+        [sys.executable, *target, *args], cwd=cwd, capture_output=True, text=True, timeout=300
     )
 
 

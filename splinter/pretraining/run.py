@@ -16,17 +16,18 @@ import time
 from pathlib import Path
 
 import pytorch_lightning as pl
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
+from pytorch_lightning.callbacks import Callback
 
-from splinter.errors import ConfigError, SplinterError
+from splinter.errors import ConfigError
 from splinter.tokenizer import load_tokenizer
 from splinter.training.runs import (
     build_logger,
+    build_trainer,
     finish_logger,
+    instantiate_node,
     provenance,
+    run_callbacks,
     write_json,
     write_resolved_config,
 )
@@ -46,16 +47,6 @@ class SavePretrainedEvery(Callback):
             target = self.directory / f"model-step{step}"
             if not target.exists():
                 pl_module.save_pretrained(str(target), tokenizer=self.tokenizer)
-
-
-def _instantiate(node, **kwargs):
-    """hydra's instantiate, but a SplinterError raised by the target stays itself (one-line message)."""
-    try:
-        return instantiate(node, **kwargs)
-    except InstantiationException as error:
-        if isinstance(error.__cause__, SplinterError):
-            raise error.__cause__ from None
-        raise
 
 
 def _statistics(datamodule, path: str | None) -> dict | None:
@@ -80,31 +71,24 @@ def run(cfg: DictConfig) -> dict:
     tokenizer = load_tokenizer(cfg.model.tokenizer)
     statistics_file = cfg.task.get("statistics_file")
     statistics_path = str(output_dir / statistics_file) if statistics_file else None
-    datamodule = _instantiate(cfg.data, tokenizer=tokenizer, statistics_path=statistics_path)
+    datamodule = instantiate_node(cfg.data, tokenizer=tokenizer, statistics_path=statistics_path)
     if not isinstance(datamodule, PretrainDataModule):
         raise ConfigError("data", "task=pretrain needs a text corpus", ["text"])
     if not cfg.task.max_steps:
         raise ConfigError("task.max_steps", "pretraining is measured in steps: set a positive number")
-    module = _instantiate(cfg.task.module)
+    module = instantiate_node(cfg.task.module)
 
     logger = build_logger(cfg)
-    checkpoints = output_dir / "checkpoints"
-    callbacks: list[Callback] = [
-        ModelCheckpoint(dirpath=checkpoints, save_last=True, every_n_train_steps=cfg.task.checkpoint_every_n_steps,
-                        save_top_k=0),
-        # Ctrl-C or a crash leaves checkpoints/interrupted.ckpt. Not "last": OnExceptionCheckpoint deletes
-        # its file when training ends normally, which would take ModelCheckpoint's last.ckpt with it.
-        OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
-    ]
+    callbacks = run_callbacks(cfg, output_dir, cfg.task.checkpoint_every_n_steps)
     if cfg.task.get("save_every_n_steps"):
         callbacks.append(SavePretrainedEvery(output_dir, cfg.task.save_every_n_steps, tokenizer))
     try:
-        trainer = instantiate(
-            cfg.trainer,
+        trainer = build_trainer(
+            cfg,
             max_steps=int(cfg.task.max_steps),
-            accumulate_grad_batches=int(cfg.task.get("accumulate_grad_batches") or 1),
             callbacks=callbacks,
             logger=logger,
+            accumulate_grad_batches=int(cfg.task.get("accumulate_grad_batches") or 1),
         )
         train_started = time.perf_counter()
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from splinter.data.readers import file_sha256
@@ -19,7 +18,7 @@ from splinter.model.config import SplinterConfig
 from splinter.tokenizer import load_tokenizer
 from splinter.training.finetune import evaluate
 from splinter.training.qa_module import QAModule
-from splinter.training.runs import provenance, write_json, write_resolved_config
+from splinter.training.runs import instantiate_node, provenance, write_json, write_resolved_config
 
 log = logging.getLogger("splinter")
 
@@ -63,7 +62,7 @@ def run(cfg: DictConfig) -> dict:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     checkpoint = str(cfg.checkpoint or cfg.model.checkpoint)
     tokenizer_source = cfg.model.tokenizer if not cfg.checkpoint or checkpoint.endswith(".ckpt") else checkpoint
-    datamodule = instantiate(cfg.data, tokenizer=load_tokenizer(tokenizer_source))
+    datamodule = instantiate_node(cfg.data, tokenizer=load_tokenizer(tokenizer_source))
 
     if cfg.predictions:
         datamodule.setup("test", windows=False)  # references only: no windows, no model
@@ -74,7 +73,7 @@ def run(cfg: DictConfig) -> dict:
     else:
         module = build_eval_module(cfg, checkpoint)
         module.output_dir = output_dir
-        trainer = instantiate(cfg.trainer, logger=False, callbacks=[], max_steps=-1)
+        trainer = instantiate_node(cfg.trainer, logger=False, callbacks=[], max_steps=-1)
         metrics = evaluate(trainer, module, datamodule)
         source = {"checkpoint": checkpoint}
 

@@ -8,16 +8,16 @@ import time
 from pathlib import Path
 
 import pytorch_lightning as pl
-from hydra.utils import instantiate
 from omegaconf import DictConfig
-from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 
 from splinter.tokenizer import load_tokenizer
 from splinter.training.runs import (
     build_logger,
     build_trainer,
     finish_logger,
+    instantiate_node,
     provenance,
+    run_callbacks,
     training_steps,
     write_json,
     write_resolved_config,
@@ -27,7 +27,7 @@ log = logging.getLogger("splinter")
 
 
 def build_module(cfg: DictConfig):
-    return instantiate(
+    return instantiate_node(
         cfg.task.module,
         _convert_="all",  # plain lists/dicts in hparams, so the .ckpt loads with weights_only=True
         checkpoint=cfg.model.checkpoint,
@@ -57,7 +57,7 @@ def run(cfg: DictConfig) -> dict:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     tokenizer = load_tokenizer(cfg.model.tokenizer)
-    datamodule = instantiate(cfg.data, tokenizer=tokenizer)
+    datamodule = instantiate_node(cfg.data, tokenizer=tokenizer)
     datamodule.setup("fit")
     max_steps = training_steps(
         len(datamodule.train_windows), cfg.data.batch_size, cfg.task.epochs, cfg.task.min_steps, cfg.task.max_steps
@@ -66,14 +66,7 @@ def run(cfg: DictConfig) -> dict:
     module.output_dir = output_dir
 
     logger = build_logger(cfg)
-    checkpoints = output_dir / "checkpoints"
-    callbacks = [
-        ModelCheckpoint(dirpath=checkpoints, save_last=True, every_n_train_steps=cfg.task.checkpoint_every_n_steps,
-                        save_top_k=0),
-        # Ctrl-C or a crash mid-training still leaves a resumable checkpoint behind.
-        OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
-        *(instantiate(callback) for callback in cfg.get("callbacks") or []),
-    ]
+    callbacks = run_callbacks(cfg, output_dir, cfg.task.checkpoint_every_n_steps)
     results: dict = {}
     try:
         trainer = build_trainer(cfg, max_steps=max_steps, callbacks=callbacks, logger=logger)

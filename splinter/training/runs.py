@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
 
 import splinter
+from splinter.errors import SplinterError
 
 log = logging.getLogger("splinter")
 
@@ -23,6 +26,32 @@ def training_steps(num_windows: int, batch_size: int, epochs: int, min_steps: in
     """The paper's length: max(`epochs` passes over the windows, `min_steps`), capped by `max_steps`."""
     steps = max(epochs * math.ceil(num_windows / batch_size), min_steps)
     return min(steps, max_steps) if max_steps else steps
+
+
+def instantiate_node(node, **kwargs):
+    """hydra's instantiate, except that a SplinterError raised by the target (a bad data file, a wrong
+    config value) surfaces as itself, with its one-line message, not wrapped in Hydra's exception."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as error:
+        if isinstance(error.__cause__, SplinterError):
+            raise error.__cause__ from None
+        raise
+
+
+def run_callbacks(cfg: DictConfig, output_dir: Path, every_n_steps: int | None) -> list[Callback]:
+    """Resumable checkpoints plus the user's `callbacks` list.
+
+    checkpoints/last.ckpt every `every_n_steps`; checkpoints/interrupted.ckpt after Ctrl-C or a crash.
+    Not "last" for the latter: OnExceptionCheckpoint deletes its own file when training ends normally,
+    which would take ModelCheckpoint's last.ckpt with it.
+    """
+    checkpoints = output_dir / "checkpoints"
+    return [
+        ModelCheckpoint(dirpath=checkpoints, save_last=True, every_n_train_steps=every_n_steps, save_top_k=0),
+        OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
+        *(instantiate_node(callback) for callback in cfg.get("callbacks") or []),
+    ]
 
 
 def build_logger(cfg: DictConfig):
@@ -34,8 +63,8 @@ def build_logger(cfg: DictConfig):
     return instantiate(cfg.logger)
 
 
-def build_trainer(cfg: DictConfig, max_steps: int, callbacks: list, logger) -> pl.Trainer:
-    return instantiate(cfg.trainer, max_steps=max_steps, callbacks=callbacks, logger=logger)
+def build_trainer(cfg: DictConfig, max_steps: int, callbacks: list, logger, **overrides) -> pl.Trainer:
+    return instantiate_node(cfg.trainer, max_steps=max_steps, callbacks=callbacks, logger=logger, **overrides)
 
 
 def finish_logger(logger) -> None:

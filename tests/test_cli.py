@@ -1,0 +1,106 @@
+"""train.py / evaluate.py as a user runs them: config errors, sweeps, evaluation modes, the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from run_helpers import FIXTURE_ROOT, TINY, run_cli, run_evaluate, run_train
+from splinter.errors import ConfigError
+from splinter.metrics import squad_scores
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("data.shots=17", "config key 'data.shots': no released split with 17 examples (valid: 16, 32, 64, 128"),
+        ("data.seed=41", "config key 'data.seed': no released split for seed 41 (valid: 42, 43, 44, 45, 46)"),
+        ("data.shots=1024", "config key 'data.root': split file not found:"),
+    ],
+)
+def test_config_mistakes_are_one_clear_line(tmp_path, override, expected):
+    result = run_cli("train.py", *TINY, f"hydra.run.dir={tmp_path}", override)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {expected}")
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_dataset_names_the_group_and_its_choices(tmp_path):
+    result = run_cli("train.py", *TINY, f"hydra.run.dir={tmp_path}", "data=squadd")
+    assert result.returncode != 0
+    assert "Could not find 'data/squadd'" in result.stderr
+    assert "squad" in result.stderr and "naturalquestions" in result.stderr
+
+
+def test_in_process_config_error_is_the_splinter_error(tmp_path):
+    with pytest.raises(ConfigError, match="data.shots"):
+        run_train(tmp_path, "data.shots=17")
+
+
+def test_sweep_runs_one_job_per_directory_and_the_report_aggregates_it(tmp_path):
+    result = run_cli(
+        "train.py", "-m", *TINY, "task.max_steps=2", f"hydra.sweep.dir={tmp_path / 'sweep'}", "data.seed=42,43"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = sorted(p.parent.name for p in (tmp_path / "sweep").glob("*/results.json"))
+    assert jobs == ["0-tiny-squad-16shots-split42", "1-tiny-squad-16shots-split43"]
+    seeds = {json.loads(p.read_text())["split_seed"] for p in (tmp_path / "sweep").glob("*/results.json")}
+    assert seeds == {42, 43}
+    assert not list(tmp_path.glob("outputs")), "no stray single-run output directory"
+
+    report = run_cli("-m", "splinter.report", str(tmp_path / "sweep"), "--out", str(tmp_path / "table"))
+    assert report.returncode == 0, report.stderr
+    table = (tmp_path / "table" / "results.md").read_text()
+    assert "tiny" in table and "(n=2)" in table
+    assert (tmp_path / "table" / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("trained")
+    return out, run_train(out)
+
+
+def test_evaluate_a_saved_model_directory_gives_the_training_score(trained, tmp_path):
+    out, results = trained
+    again = run_evaluate(tmp_path, f"checkpoint={out / 'model'}")
+    assert (again["exact_match"], again["f1"]) == (results["exact_match"], results["f1"])
+    assert json.loads((tmp_path / "results.json").read_text())["num_questions"] == 40
+
+
+def test_evaluate_a_lightning_checkpoint(trained, tmp_path):
+    out, _ = trained
+    crash = "callbacks=[{_target_: run_helpers.CrashAtStep, step: 3}]"
+    with pytest.raises(RuntimeError):
+        run_train(tmp_path / "crashed", crash)
+    ckpt = tmp_path / "crashed" / "checkpoints" / "interrupted.ckpt"
+    scored = run_evaluate(tmp_path / "eval", f"checkpoint={ckpt}")
+    assert 0 <= scored["f1"] <= 100 and scored["num_questions"] == 40
+
+
+def test_evaluate_scores_a_predictions_file_like_the_official_script(trained, tmp_path):
+    out, results = trained
+    scored = run_evaluate(tmp_path, f"predictions={out / 'predictions.json'}")
+    assert (scored["exact_match"], scored["f1"]) == (results["exact_match"], results["f1"])
+
+    predictions = json.loads((out / "predictions.json").read_text())
+    first = next(iter(predictions))
+    from splinter.data.readers import read_examples
+
+    examples, _ = read_examples(FIXTURE_ROOT / "mrqa-dev" / "SQuAD.jsonl.gz", training=False)
+    gold = dict(zip(examples["id"], examples["gold_answers"], strict=True))
+    predictions[first] = gold[first][0]  # one answer made right moves the score by exactly that question
+    (tmp_path / "edited.json").write_text(json.dumps(predictions))
+    edited = run_evaluate(tmp_path / "edited", f"predictions={tmp_path / 'edited.json'}")
+    references = {i: gold[i] for i in predictions}
+    assert edited["f1"] == pytest.approx(squad_scores(predictions, references)["f1"])
+    assert edited["f1"] > results["f1"] or results["f1"] == 100
+
+
+def test_evaluate_rejects_a_broken_predictions_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"a": "x",\n "b": }')
+    result = run_cli("evaluate.py", *TINY, f"hydra.run.dir={tmp_path / 'run'}", f"predictions={bad}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {bad}:2: not valid JSON")
