@@ -97,7 +97,7 @@ def run(cfg: DictConfig) -> dict:
             "train_file": str(datamodule.train_path),
             "train_file_sha256": datamodule.data_info()["train_sha256"],
             "eval_file": str(datamodule.eval_path),
-            "steps": trainer.global_step,
+            "steps": int(trainer.callback_metrics.get("train/steps", trainer.global_step)),
             "train_seconds": round(train_seconds, 2),
             "eval_seconds": round(metrics["eval_seconds"], 2),
             "wall_seconds": round(time.perf_counter() - started, 2),

@@ -69,6 +69,8 @@ class QAModule(pl.LightningModule):
         loss = self.model(**batch).loss
         self.resume.batch_finished()
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].size(0))
+        # Steps done, as a metric: under ddp_spawn only callback metrics travel back to the main process.
+        self.log("train/steps", float(self.global_step + 1), batch_size=1)
         return loss
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:

@@ -1,0 +1,45 @@
+"""CPU DDP (ddp_spawn, 2 processes, gloo): every question scored once, same score as one process."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from run_helpers import run_evaluate, run_train
+
+DDP = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp-trained")
+    return out, run_train(out, *DDP, "task.max_steps=3")
+
+
+def test_fine_tuning_under_ddp_writes_one_set_of_outputs(trained):
+    out, results = trained
+    assert results["steps"] == 3 and results["num_questions"] == 40
+    assert json.loads((out / "results.json").read_text())["f1"] == results["f1"]
+    assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_ddp_evaluation_scores_every_question_once_with_the_single_process_score(trained, tmp_path):
+    out, _ = trained
+    single = run_evaluate(tmp_path / "single", f"checkpoint={out / 'model'}")
+    # 40 questions → 70 windows: an eval batch size of 16 leaves the two ranks uneven shards, which
+    # DistributedSampler pads by repeating windows: those repeats must not be scored twice.
+    double = run_evaluate(tmp_path / "double", f"checkpoint={out / 'model'}", *DDP, "data.eval_batch_size=16")
+    assert (double["exact_match"], double["f1"]) == (single["exact_match"], single["f1"])
+    predictions = json.loads((tmp_path / "double" / "predictions.json").read_text())
+    assert predictions == json.loads((tmp_path / "single" / "predictions.json").read_text())
+    metrics = json.loads((tmp_path / "double" / "eval_metrics.json").read_text())
+    assert metrics["num_windows"] == 70 and metrics["num_questions"] == 40
+
+
+def test_no_rank_creates_a_stray_output_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_train(tmp_path / "run", *DDP, "task.max_steps=1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 1
