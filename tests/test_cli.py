@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from run_helpers import FIXTURE_ROOT, TINY, run_cli, run_evaluate, run_train
+
 from splinter.errors import ConfigError
 from splinter.metrics import squad_scores
 

@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-
 from run_helpers import run_evaluate, run_train
 
 DDP = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]

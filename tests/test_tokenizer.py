@@ -9,10 +9,10 @@ import pytest
 import transformers
 
 from splinter.errors import CheckpointError
+from splinter.model.minilm import minilm_model_dir
 from splinter.tokenizer import (
     QUESTION_TOKEN,
     load_tokenizer,
-    minilm_directory,
     question_token_id,
     save_tokenizer_files,
 )
@@ -101,7 +101,7 @@ def _assert_parity(ours, oracle) -> None:
 
 @pytest.fixture(scope="module")
 def minilm_tokens() -> list[str]:
-    return (minilm_directory() / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    return (minilm_model_dir() / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
 
 
 @pytest.mark.parametrize("lower", [False, True])

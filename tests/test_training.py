@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-
 from run_helpers import run_train
+
 from splinter import SplinterForQuestionAnswering
 from splinter.metrics import squad_scores
 from splinter.training.runs import training_steps
@@ -113,3 +113,14 @@ def test_paper_length_is_max_of_ten_epochs_and_200_steps():
     assert training_steps(16, 12, epochs=10, min_steps=200, max_steps=None) == 200
     assert training_steps(1100, 12, epochs=10, min_steps=200, max_steps=None) == 920
     assert training_steps(1100, 12, epochs=10, min_steps=200, max_steps=50) == 50
+
+
+def test_pretrained_model_is_fine_tuned_with_dropout_on(tmp_path):
+    from run_helpers import RecordTrainingMode
+
+    RecordTrainingMode.seen = []
+    # from_pretrained returns an eval-mode model: fine-tuning must still switch dropout on
+    run_train(tmp_path / "a", "task.max_steps=1")
+    run_train(tmp_path / "b", f"model.checkpoint={tmp_path / 'a' / 'model'}", "task.max_steps=2",
+              "callbacks=[{_target_: run_helpers.RecordTrainingMode}]")
+    assert RecordTrainingMode.seen == [True, True]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from run_helpers import run_train
 
 wandb = pytest.importorskip("wandb")

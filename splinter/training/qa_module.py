@@ -55,7 +55,9 @@ class QAModule(pl.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.model = build_qa_model(checkpoint, model_config, fresh_head, head_type)
+        # from_pretrained hands back an eval-mode model; Lightning keeps module modes as it finds them,
+        # so without this, fine-tuning would run with dropout off.
+        self.model = build_qa_model(checkpoint, model_config, fresh_head, head_type).train()
         self.resume = ResumeState()
         self.predictions: dict[str, str] = {}
         self.eval_metrics: dict[str, Any] = {}
