@@ -81,7 +81,13 @@ class _SpanSelectionModel(CheckpointMixin):
         question_positions: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Start/end logits [B, Q, L], padding positions set to the dtype's minimum."""
-        hidden = self.splinter(input_ids, attention_mask, token_type_ids, position_ids).last_hidden_state
+        if attention_mask is None:
+            hidden = self.splinter(input_ids, None, token_type_ids, position_ids).last_hidden_state
+        else:
+            # Masked tokens only ever get logits set to the minimum below, so the encoder may skip them,
+            # except where a question position points (their states feed every logit of the row).
+            keep = torch.zeros_like(attention_mask, dtype=torch.bool).scatter_(1, question_positions, True)
+            hidden = self.splinter.encode_attended(input_ids, attention_mask, token_type_ids, position_ids, keep)
         start_logits, end_logits = self.head(hidden, question_positions)
         if attention_mask is not None:
             padding = ~attention_mask.bool()[:, None, :]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
+from tokenizers import Tokenizer
 
 from splinter.data.readers import file_sha256
 from splinter.errors import CheckpointError, DataError
@@ -23,8 +24,8 @@ from splinter.training.runs import instantiate_node, provenance, write_json, wri
 log = logging.getLogger("splinter")
 
 
-def load_module_from_ckpt(path: Path, decoding: dict) -> QAModule:
-    """A QAModule from a Lightning .ckpt written by train.py, read with weights_only=True."""
+def load_module_from_ckpt(path: Path, decoding: dict) -> tuple[QAModule, Tokenizer | None]:
+    """A QAModule and its tokenizer from a Lightning .ckpt written by train.py (weights_only=True)."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         config = SplinterConfig.from_dict(checkpoint["splinter_config"])
@@ -33,14 +34,16 @@ def load_module_from_ckpt(path: Path, decoding: dict) -> QAModule:
         raise CheckpointError(f"{path}: not a readable splinter training checkpoint ({error})") from None
     module = QAModule(checkpoint=None, model_config=config.to_dict(), head_type=config.head_type, **decoding)
     module.model.load_state_dict(state)
-    return module
+    tokenizer = checkpoint.get("splinter_tokenizer")
+    return module, Tokenizer.from_str(tokenizer) if tokenizer else None
 
 
-def build_eval_module(cfg: DictConfig, checkpoint: str) -> QAModule:
+def build_eval_module(cfg: DictConfig, checkpoint: str) -> tuple[QAModule, Tokenizer | None]:
+    """The model to evaluate and, when the checkpoint carries one, its tokenizer."""
     decoding = dict(cfg.task.module)
     if checkpoint.endswith(".ckpt"):
         return load_module_from_ckpt(Path(checkpoint), decoding)
-    return QAModule(checkpoint=checkpoint, head_type=cfg.model.head_type, **decoding)
+    return QAModule(checkpoint=checkpoint, head_type=cfg.model.head_type, **decoding), None
 
 
 def _read_predictions(path: Path) -> dict[str, str]:
@@ -61,8 +64,14 @@ def run(cfg: DictConfig) -> dict:
     write_resolved_config(cfg, output_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     checkpoint = str(cfg.checkpoint or cfg.model.checkpoint)
-    tokenizer_source = cfg.model.tokenizer if not cfg.checkpoint or checkpoint.endswith(".ckpt") else checkpoint
-    datamodule = instantiate_node(cfg.data, tokenizer=load_tokenizer(tokenizer_source))
+    if cfg.predictions:
+        module, tokenizer = None, cfg.model.tokenizer  # a name only: scoring never tokenises
+    else:
+        module, tokenizer = build_eval_module(cfg, checkpoint)
+        if tokenizer is None:
+            # a save_pretrained directory or hub id carries its tokenizer files; else the model group's
+            tokenizer = load_tokenizer(checkpoint if cfg.checkpoint else cfg.model.tokenizer)
+    datamodule = instantiate_node(cfg.data, tokenizer=tokenizer)
 
     if cfg.predictions:
         datamodule.setup("test", windows=False)  # references only: no windows, no model
@@ -71,7 +80,6 @@ def run(cfg: DictConfig) -> dict:
         metrics["num_questions"] = len(datamodule.references())
         source = {"predictions": str(cfg.predictions), "predictions_sha256": file_sha256(cfg.predictions)}
     else:
-        module = build_eval_module(cfg, checkpoint)
         module.output_dir = output_dir
         trainer = instantiate_node(cfg.trainer, logger=False, callbacks=[], max_steps=-1)
         metrics = evaluate(trainer, module, datamodule)

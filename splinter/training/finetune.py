@@ -64,6 +64,7 @@ def run(cfg: DictConfig) -> dict:
     )
     module = build_module(cfg)
     module.output_dir = output_dir
+    module.tokenizer = tokenizer
 
     logger = build_logger(cfg)
     callbacks = run_callbacks(cfg, output_dir, cfg.task.checkpoint_every_n_steps)

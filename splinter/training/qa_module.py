@@ -15,6 +15,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from tokenizers import Tokenizer
 
 from splinter.metrics import squad_scores
 from splinter.model.config import SplinterConfig
@@ -64,6 +65,8 @@ class QAModule(pl.LightningModule):
         # Where rank 0 writes predictions.json at the end of an evaluation: the run's output directory.
         # Written from inside the (possibly spawned) process so that ddp_spawn loses nothing.
         self.output_dir: Path | None = None
+        # The run's tokenizer, stored in every .ckpt so that evaluate.py needs nothing else.
+        self.tokenizer: Tokenizer | None = None
         self._eval_parts: list[tuple[torch.Tensor, ...]] = []
 
     # ---- training -------------------------------------------------------------------------------
@@ -96,6 +99,8 @@ class QAModule(pl.LightningModule):
         self.resume.save(checkpoint)
         # The model's own config, so evaluate.py can rebuild it from the .ckpt without the hub.
         checkpoint["splinter_config"] = self.model.config.to_dict()
+        if self.tokenizer is not None:
+            checkpoint["splinter_tokenizer"] = self.tokenizer.to_str()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.resume.load(checkpoint)
