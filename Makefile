@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help test test-all lint demo bench report clean
+.PHONY: help venv test test-all lint demo bench report clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,12 @@ test: $(STAMP)  ## run the fast test suite (offline)
 
 test-all: $(STAMP)  ## run every test, slow ones included
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled $(PY) -m pytest -m ""
+
+demo: $(STAMP)  ## fine-tune MiniLM on 128 real SQuAD examples, offline, and print EM/F1 before and after
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) train.py experiment=demo
+
+report: $(STAMP)  ## aggregate a sweep into tables + plot: make report DIR=multirun/<date>/<time>
+	$(PY) -m splinter.report $(DIR)
 
 lint: $(STAMP)  ## ruff check
 	$(PY) -m ruff check splinter tests bench train.py evaluate.py

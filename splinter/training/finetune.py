@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from pathlib import Path
 
@@ -22,8 +21,6 @@ from splinter.training.runs import (
     write_json,
     write_resolved_config,
 )
-
-log = logging.getLogger("splinter")
 
 
 def build_module(cfg: DictConfig):
@@ -50,6 +47,18 @@ def _read_eval_metrics(module) -> dict:
     return json.loads((Path(module.output_dir) / "eval_metrics.json").read_text())
 
 
+def summary_lines(results: dict, output_dir: Path) -> str:
+    """What a user reads at the end of a run: the scores (before and after, when both exist) and where
+    everything went."""
+    lines = [f"{results['model_name']} on {results['num_questions']} {results['dataset']} questions "
+             f"after {results['steps']} steps on {results['shots']} examples:"]
+    if "f1_before" in results:
+        lines.append(f"  before fine-tuning  EM {results['exact_match_before']:6.2f}  F1 {results['f1_before']:6.2f}")
+    lines.append(f"  after fine-tuning   EM {results['exact_match']:6.2f}  F1 {results['f1']:6.2f}")
+    lines.append(f"outputs: {output_dir} (results.json, predictions.json, model/, checkpoints/)")
+    return "\n".join(lines)
+
+
 def run(cfg: DictConfig) -> dict:
     started = time.perf_counter()
     output_dir = Path(cfg.output_dir)
@@ -74,7 +83,6 @@ def run(cfg: DictConfig) -> dict:
         if cfg.task.evaluate_before:
             before = evaluate(trainer, module, datamodule)
             results.update(f1_before=before["f1"], exact_match_before=before["exact_match"])
-            log.info("before fine-tuning: EM %.2f  F1 %.2f", before["exact_match"], before["f1"])
         train_started = time.perf_counter()
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
         train_seconds = time.perf_counter() - train_started
@@ -106,6 +114,5 @@ def run(cfg: DictConfig) -> dict:
             "data": datamodule.data_info(),
         }
         write_json(output_dir / "results.json", results)
-        log.info("EM %.2f  F1 %.2f  on %d questions  → %s", results["exact_match"], results["f1"],
-                 results["num_questions"], output_dir)
+        print(summary_lines(results, output_dir), flush=True)
     return results
