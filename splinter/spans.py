@@ -27,7 +27,9 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -110,19 +112,73 @@ def _pad_len(rows: Sequence[Sequence], length: int | None) -> int:
     return length
 
 
+def _arrow_column(values):
+    """The pyarrow array behind a `datasets` column (``dataset["offsets"]``), else None.
+
+    Indexing or iterating such a column converts Arrow to Python one row at a time (0.5 s for 2,000
+    windows of offsets); reading its buffers with numpy takes milliseconds. Duck-typed: this module
+    does not depend on datasets.
+    """
+    source, name = getattr(values, "source", None), getattr(values, "column_name", None)
+    if not isinstance(name, str) or not hasattr(source, "with_format"):
+        return None
+    array = source.with_format("arrow")[:][name]
+    return array.combine_chunks() if hasattr(array, "combine_chunks") else array
+
+
+def _as_list(values: Sequence) -> Sequence:
+    """Lists, tuples and tensors as they are; any other sequence (e.g. a `datasets` column) read once."""
+    if isinstance(values, (list, tuple, Tensor)):
+        return values
+    return values[:]
+
+
+def _padded_from_arrow(array, length: int | None, width: int | None, fill: int, dtype) -> Tensor:
+    """A list<...> Arrow column → [N, L(, width)] tensor padded with `fill` (width: fixed inner lists)."""
+    lengths = array.value_lengths().to_numpy(zero_copy_only=False).astype(np.int64)
+    longest = int(lengths.max()) if len(lengths) else 0
+    if length is None:
+        length = longest
+    elif longest > length:
+        raise ValueError(f"a window has {longest} tokens, more than the padded length {length}")
+    flat = array.flatten()
+    if width is not None:
+        flat = flat.flatten()
+    values = flat.to_numpy(zero_copy_only=False)
+    shape = (len(lengths), length) + (() if width is None else (width,))
+    out = np.full(shape, fill, dtype=np.int64)
+    out[np.arange(length)[None, :] < lengths[:, None]] = values.reshape((-1,) + shape[2:])
+    return torch.from_numpy(out).to(dtype)
+
+
 def pad_offsets(offsets: Offsets, length: int | None = None) -> Tensor:
     """Per-window ``[[start, end), ...]`` lists → LongTensor [N, L, 2], ``-1`` for non-context tokens
-    (``None`` or ``[-1, -1]`` entries) and for padding up to ``length`` (default: the longest window)."""
+    (``None`` or ``[-1, -1]`` entries) and for padding up to ``length`` (default: the longest window).
+    A `datasets` column (``windows["offsets"]``) is read straight from its Arrow buffers."""
+    array = _arrow_column(offsets)
+    if array is not None:
+        return _padded_from_arrow(array, length, 2, -1, torch.long)
+    offsets = _as_list(offsets)
     length = _pad_len(offsets, length)
-    none = [-1, -1]
-    rows = [[none if o is None else list(o) for o in row] + [none] * (length - len(row)) for row in offsets]
-    if not rows:
-        return torch.empty(0, length, 2, dtype=torch.long)
-    return torch.tensor(rows, dtype=torch.long).reshape(len(rows), length, 2)
+    lengths = [len(row) for row in offsets]
+    try:  # all entries are [start, end] pairs: one flat read, no per-row tensors
+        flat = np.fromiter(chain.from_iterable(chain.from_iterable(offsets)), dtype=np.int64,
+                           count=2 * sum(lengths))
+    except (TypeError, ValueError):  # None entries (or ragged pairs): the general path
+        none = [-1, -1]
+        flat = np.asarray([none if o is None else list(o) for row in offsets for o in row],
+                          dtype=np.int64).reshape(-1)
+    out = np.full((len(offsets), length, 2), -1, dtype=np.int64)
+    out[np.arange(length)[None, :] < np.asarray(lengths, dtype=np.int64)[:, None]] = flat.reshape(-1, 2)
+    return torch.from_numpy(out)
 
 
 def pad_mask(rows: Sequence[Sequence[int | bool]], length: int | None = None) -> Tensor:
     """Per-window 0/1 lists (e.g. the windows' ``max_context`` column) → bool [N, L], False-padded."""
+    array = _arrow_column(rows)
+    if array is not None:
+        return _padded_from_arrow(array, length, None, 0, torch.bool)
+    rows = _as_list(rows)
     length = _pad_len(rows, length)
     out = torch.zeros(len(rows), length, dtype=torch.bool)
     for i, row in enumerate(rows):
@@ -215,12 +271,7 @@ def top_spans(
 
     scores = scores.reshape(n, -1).masked_fill(~valid.reshape(n, -1), -math.inf)
     starts, ends, valid = starts.reshape(n, -1), ends.reshape(n, -1), valid.reshape(n, -1)
-    # A stable sort keeps (start rank, end rank) order among equal scores, like run_qa.py's sorted().
-    # Invalid entries all score -inf; sorting `valid` first puts them last even if a valid span is -inf.
-    key = torch.where(valid, scores, torch.full_like(scores, -math.inf))
-    order = torch.sort(valid.to(torch.int8), dim=-1, descending=True, stable=True).indices
-    order = order.gather(1, torch.sort(key.gather(1, order), dim=-1, descending=True, stable=True).indices)
-    order = order[:, :n_best]
+    order = _best_first(scores, valid, n_best)
 
     def pick(t: Tensor, fill) -> Tensor:
         out = t.gather(1, order)
@@ -235,6 +286,53 @@ def top_spans(
         ends=pick(ends, -1).masked_fill(~valid, -1),
         valid=valid,
     )
+
+
+_TIE_BITS = 20  # candidates per window that the packed sort key can order (2**20)
+
+
+def _best_first(scores: Tensor, valid: Tensor, k: int) -> Tensor:
+    """Indices [N, min(k, M)] of each row's k best candidates: valid ones first, then by score, ties by
+    position, i.e. exactly what a stable descending sort gives (run_qa.py's sorted() over the
+    (start rank, end rank) pairs). ``scores`` is -inf wherever ``valid`` is False.
+
+    One float top-k does it for every row whose k + 1 best scores are distinct and finite; the rare rows
+    with a tie (or a valid -inf / NaN score) are re-ranked with a packed integer key that makes every
+    candidate distinct (`_best_first_exact`).
+    """
+    m = scores.shape[1]
+    k = min(k, m)
+    values, order = scores.topk(min(k + 1, m), dim=-1, largest=True, sorted=True)
+    # Invalid candidates are all -inf: among themselves their order does not matter (they come out
+    # masked). A tie among the k + 1 best finite scores, or a valid candidate scoring -inf or NaN, needs
+    # the exact rule.
+    tied = ((values[:, 1:] == values[:, :-1]) & (values[:, 1:] > -math.inf)).any(1)
+    odd = tied | (valid & ~(scores > -math.inf)).any(1)
+    order = order[:, :k]
+    rows = odd.nonzero().squeeze(1)
+    if rows.numel():
+        order = order.index_put((rows,), _best_first_exact(scores[rows], valid[rows], k))
+    return order
+
+
+def _best_first_exact(scores: Tensor, valid: Tensor, k: int) -> Tensor:
+    """`_best_first` with a packed int64 key per candidate: bit 52 = valid, bits 20-51 = the float32
+    score mapped to an order-preserving integer, bits 0-19 = 2**20 - 1 - position; no two keys are equal,
+    so top-k order is the stable sort's order. Falls back to two stable sorts for M > 2**20."""
+    m = scores.shape[1]
+    if m > 1 << _TIE_BITS:
+        key = torch.where(valid, scores, torch.full_like(scores, -math.inf))
+        order = torch.sort(valid.to(torch.int8), dim=-1, descending=True, stable=True).indices
+        order = order.gather(1, torch.sort(key.gather(1, order), dim=-1, descending=True, stable=True).indices)
+        return order[:, :k]
+    # NaN canonicalised to the positive quiet NaN, which maps above +inf (torch.sort also puts NaN first).
+    scores = torch.where(scores.isnan(), math.nan, scores)
+    bits = scores.contiguous().view(torch.int32).to(torch.int64)
+    # IEEE floats order like sign-magnitude integers: flip the magnitude bits of negatives.
+    ordered = torch.where(bits < 0, bits ^ 0x7FFFFFFF, bits) + (1 << 31)  # 0 .. 2**32 - 1
+    position = torch.arange(m, device=scores.device, dtype=torch.int64)
+    key = (valid.to(torch.int64) << 52) | (ordered << _TIE_BITS) | ((1 << _TIE_BITS) - 1 - position)
+    return key.topk(k, dim=-1, largest=True, sorted=True).indices
 
 
 # --------------------------------------------------------------------------------------------------
@@ -271,6 +369,9 @@ def best_predictions(
         question id → `Prediction`, in order of first appearance in ``example_ids``. A question whose
         windows have no valid span gets ``""``; their count is logged as a warning.
     """
+    example_ids = _as_list(example_ids)
+    if not isinstance(offsets, Tensor) and _arrow_column(offsets) is not None:
+        offsets = pad_offsets(offsets)  # a datasets column: one Arrow read instead of one per question
     n = len(example_ids)
     scores = _window_column("scores", scores, n)
     starts = _window_column("starts", starts, n)

@@ -105,3 +105,15 @@ def test_evaluate_rejects_a_broken_predictions_file(tmp_path):
     result = run_cli("evaluate.py", *TINY, f"hydra.run.dir={tmp_path / 'run'}", f"predictions={bad}")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {bad}:2: not valid JSON")
+
+
+def test_the_demo_runs_offline_and_prints_scores_before_and_after(tmp_path):
+    # `make demo` with its step count cut to 1 and 8 evaluation questions: the same files, model and code
+    result = run_cli("train.py", "experiment=demo", "logger=none", "task.max_steps=1", "data.max_eval_examples=8",
+                     "trainer.enable_progress_bar=false", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "minilm on 8 squad questions after 1 steps on 128 examples:" in result.stdout
+    assert "before fine-tuning  EM" in result.stdout and "after fine-tuning   EM" in result.stdout
+    assert f"outputs: {tmp_path}" in result.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {"f1", "f1_before", "exact_match_before"} <= set(results)

@@ -7,6 +7,8 @@ projection shows up in the logits.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import transformers
@@ -152,8 +154,14 @@ def test_explicit_position_ids_are_used(hf_dir, batch):
 
 
 def tiny_model(cls=SplinterForQuestionAnswering, **overrides):
+    """A tiny model whose head scores are random too (a fresh head's start at zero), so that logits
+    depend on every input the way a trained model's do."""
     torch.manual_seed(0)
-    return cls(SplinterConfig(**{**TINY, **overrides})).eval()
+    model = cls(SplinterConfig(**{**TINY, **overrides})).eval()
+    for name, parameter in model.head.named_parameters():
+        if "classifier" in name or model.head_name == "qa_outputs":
+            torch.nn.init.normal_(parameter, std=0.02)
+    return model
 
 
 def test_padding_logits_are_dtype_minimum(batch):
@@ -251,8 +259,10 @@ def test_initialisation_follows_transformers():
     query = model.splinter.encoder.layer[0].attention.self.query
     assert abs(query.weight.std().item() - 0.05) < 0.015
     assert (query.bias == 0).all()
-    classifier = model.splinter_qass.start_classifier
-    assert classifier.bias is None and abs(classifier.weight.std().item() - 0.05) < 0.015
+    transform = model.splinter_qass.start_transform.dense
+    assert abs(transform.weight.std().item() - 0.05) < 0.015 and (transform.bias == 0).all()
+    classifier = model.splinter_qass.start_classifier  # zero: a fresh head scores tokens alike
+    assert classifier.bias is None and (classifier.weight == 0).all()
     assert (model.splinter.embeddings.word_embeddings.weight[0] == 0).all()  # padding row
     head_norm = model.splinter_qass.start_transform.LayerNorm
     assert head_norm.eps == 1e-5 and (head_norm.weight == 1).all() and (head_norm.bias == 0).all()
@@ -323,3 +333,78 @@ def test_config_errors(tmp_path):
 
 def test_activation_table_covers_config_choices():
     assert set(ACTIVATIONS) == set(HIDDEN_ACTS)
+
+
+# ---- packed tokens (TokenLayout): the same logits, loss and gradients as the padded computation ------
+
+
+def _packing_batch() -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(3)
+    input_ids = torch.randint(1, 100, (4, 16), generator=generator)
+    attention_mask = torch.ones(4, 16, dtype=torch.long)
+    for row, length in enumerate((16, 11, 7, 13)):
+        attention_mask[row, length:] = 0
+        input_ids[row, length:] = 0
+    attention_mask[:, 5] = 0  # a hidden [SEP] inside every sequence
+    return {"input_ids": input_ids, "attention_mask": attention_mask,
+            "token_type_ids": torch.zeros(4, 16, dtype=torch.long)}
+
+
+def _logits_and_grads(model, inputs):
+    model.zero_grad()
+    output = model(**inputs)
+    output.loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    return output.start_logits.detach(), output.end_logits.detach(), output.loss.detach(), grads
+
+
+@pytest.mark.parametrize("per_sequence", [True, False])
+def test_packed_tokens_match_padded_computation(monkeypatch, per_sequence):
+    """Skipping masked tokens (attention per sequence on CPU, or scatter/gather as on GPU) changes no
+    logit, loss or gradient; a question position on a masked token is still computed, unattended."""
+    from splinter.model import encoder
+
+    model = tiny_model(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0).train()
+    inputs = {**_packing_batch(), "question_positions": torch.tensor([[2], [3], [5], [12]]),  # [3, 5]: masked
+              "start_positions": torch.tensor([[3], [4], [1], [9]]), "end_positions": torch.tensor([[4], [6], [2], [10]])}
+    build = encoder.TokenLayout.build
+
+    def forced(keep, attended=None):  # always pack, with the attention layout under test
+        layout = build(keep, attended)
+        assert layout is not None
+        return encoder.TokenLayout(keep, attended, layout.index, per_sequence=per_sequence)
+
+    monkeypatch.setattr(encoder.TokenLayout, "build", staticmethod(forced))
+    packed = _logits_and_grads(model, inputs)
+    monkeypatch.setattr(encoder.TokenLayout, "build", staticmethod(lambda keep, attended=None: None))
+    padded = _logits_and_grads(model, inputs)
+    for a, b in zip(packed[:3], padded[:3], strict=True):
+        torch.testing.assert_close(a, b, atol=ATOL, rtol=1e-5)
+    for name in padded[3]:
+        torch.testing.assert_close(packed[3][name], padded[3][name], atol=ATOL, rtol=1e-5)
+
+
+def test_packing_is_skipped_without_padding():
+    from splinter.model.encoder import TokenLayout
+
+    assert TokenLayout.build(torch.ones(2, 40, dtype=torch.bool)) is None
+    keep = torch.ones(2, 40, dtype=torch.bool)
+    keep[1, 20:] = False
+    layout = TokenLayout.build(keep)
+    assert layout is not None and layout.counts == [40, 20] and layout.index.numel() == 60
+
+
+@pytest.mark.parametrize("head_type", ["qass", "linear"])
+def test_a_fresh_head_starts_from_uniform_span_distributions(head_type):
+
+    config = SplinterConfig(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                            intermediate_size=64, head_type=head_type)
+    model = SplinterForQuestionAnswering(config).eval()
+    ids = torch.randint(5, 120, (2, 17))
+    ids[:, 3] = config.question_token_id
+    out = model(input_ids=ids, start_positions=torch.tensor([5, 6]), end_positions=torch.tensor([7, 8]))
+    assert torch.count_nonzero(out.start_logits) == 0 and torch.count_nonzero(out.end_logits) == 0
+    assert out.loss.item() == pytest.approx(math.log(17), rel=1e-6)
+    # the hidden layers of the head are still random, so training can move off the zero scores
+    if head_type == "qass":
+        assert model.splinter_qass.start_transform.dense.weight.std() > 0.01

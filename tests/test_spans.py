@@ -414,3 +414,28 @@ def test_cuda_matches_cpu():
         b = predictions_of(ids, gpu, pad_offsets(offsets, start.shape[1]).cuda(), contexts)
         assert {q: p.text for q, p in a.items()} == {q: p.text for q, p in b.items()}
     assert math.isfinite(next(p.score for p in a.values() if p.found))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ties_keep_start_rank_then_end_rank_order(seed):
+    """Integer logits make many equal sums: candidates must come out exactly as a stable sort of the
+    (start rank, end rank) pairs by score, the order run_qa.py's sorted() gives (bands: by position)."""
+    gen = torch.Generator().manual_seed(seed)
+    n, length, n_best, max_len = 40, 30, 8, 6
+    start = torch.randint(-3, 3, (n, length), generator=gen).float()
+    end = torch.randint(-3, 3, (n, length), generator=gen).float()
+    ctx = torch.rand(n, length, generator=gen) > 0.2
+    for restrict in (True, False):
+        c = top_spans(start, end, ctx, max_answer_length=max_len, n_best=n_best, restrict_to_top_k=restrict)
+        for w in range(n):
+            if restrict:
+                s_idx = start[w].topk(n_best).indices.tolist()
+                e_idx = end[w].topk(n_best).indices.tolist()
+                pairs = [(s, e) for s in s_idx for e in e_idx]
+            else:
+                pairs = [(s, s + d) for s in range(length) for d in range(max_len) if s + d < length]
+            valid = [(s, e) for s, e in pairs if ctx[w, s] and ctx[w, e] and 0 <= e - s < max_len]
+            expected = sorted(valid, key=lambda p: -float(start[w, p[0]] + end[w, p[1]]))[:n_best]
+            got = [(s, e) for s, e, v in zip(c.starts[w].tolist(), c.ends[w].tolist(), c.valid[w].tolist(),
+                                             strict=True) if v]
+            assert got == expected

@@ -100,16 +100,25 @@ class SelfAttention(nn.Module):
         weight = torch.cat((self.query.weight, self.key.weight, self.value.weight))
         bias = torch.cat((self.query.bias, self.key.bias, self.value.bias))
         qkv = F.linear(hidden, weight, bias)
+        if tokens is not None and tokens.per_sequence:
+            # Each sequence on its own, at its own length: no padded keys or queries, no mask.
+            parts = [self._attend(part[None], key_mask)[0]
+                     for part, key_mask in zip(qkv.split(tokens.counts), tokens.key_masks, strict=True)]
+            return torch.cat(parts)
         if tokens is not None:
-            qkv = tokens.pad(qkv)  # attention needs the [B, L] layout; padded rows are masked keys
+            qkv = tokens.pad(qkv)  # the [B, L] layout again; the padded rows are masked keys
+        context = self._attend(qkv, mask)
+        return context if tokens is None else tokens.unpad(context)
+
+    def _attend(self, qkv: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """[B, L, 3d] (q, k, v side by side) → context [B, L, d]."""
         batch, length = qkv.shape[:2]
         # [B, L, 3, heads, d/heads] → three [B, heads, L, d/heads] views
         query, key, value = qkv.view(batch, length, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         context = F.scaled_dot_product_attention(
             query, key, value, attn_mask=mask, dropout_p=self.dropout_p if self.training else 0.0
         )
-        context = context.transpose(1, 2).reshape(batch, length, width)
-        return context if tokens is None else tokens.unpad(context)
+        return context.transpose(1, 2).reshape(batch, length, -1)
 
 
 class DenseAddNorm(nn.Module):
@@ -218,7 +227,7 @@ class SplinterModel(CheckpointMixin):
             return self(input_ids, None, token_type_ids, position_ids).last_hidden_state
         attended = attention_mask.bool()
         computed = attended if keep is None else attended | keep
-        tokens = TokenLayout.build(computed)
+        tokens = TokenLayout.build(computed, attended)
         mask = attended[:, None, None, :]
         hidden = self.embeddings(input_ids, token_type_ids, position_ids)
         if tokens is None:
@@ -227,28 +236,43 @@ class SplinterModel(CheckpointMixin):
 
 
 class TokenLayout:
-    """Which of the B × L positions of a padded batch are computed: the linear layers (projections,
-    feed-forward, LayerNorms) run on the T kept tokens packed as [T, d]; only attention needs the
-    padded [B, L] layout, and gets it back by a scatter (`pad`) and a gather (`unpad`).
+    """Which of the B × L positions of a padded batch are computed, and how attention sees them.
+
+    The linear layers (projections, feed-forward, LayerNorms) run on the T kept tokens packed as
+    [T, d], in batch-row order, so that each sequence's tokens are contiguous. Attention then either
+    * runs each sequence on its own slice, at its own length and without a mask (`per_sequence`, on
+      CPU: attention FLOPs fall from B·L² to Σ lᵢ², and the masked softmax and the dropout of padded
+      positions disappear; 2-3.5× faster attention on SQuAD-like batches), or
+    * scatters the tokens back to the padded [B, L] layout for one batched call (`pad` / `unpad`; on
+      GPU, where one fused kernel beats many small ones).
 
     On SQuAD-like data with random batches about 40 % of the padded positions are padding, so this
     skips most of the waste that dynamic padding leaves (the FLOPs of the linear layers scale with T).
     """
 
-    # Below this fraction of padding the scatter/gather costs more than the skipped rows save.
+    # Below this fraction of padding the packing costs more than the skipped rows save.
     MIN_PADDING_FRACTION = 0.05
 
-    def __init__(self, keep: torch.Tensor, index: torch.Tensor):
+    def __init__(self, keep: torch.Tensor, attended: torch.Tensor, index: torch.Tensor, per_sequence: bool):
         self.batch, self.length = keep.shape
         self.index = index  # [T] flat positions b * L + t of the kept tokens
+        self.per_sequence = per_sequence
+        if per_sequence:
+            self.counts = keep.sum(1).tolist()  # tokens of each sequence: its slice of the packed rows
+            # A key mask only for sequences that keep a token nobody may attend to (a question position
+            # on a masked token); [1, 1, 1, count], True where the kept token is attended.
+            extra = (keep & ~attended).any(1).tolist()
+            self.key_masks = [attended[b][keep[b]][None, None, None, :] if extra[b] else None
+                              for b in range(self.batch)]
 
     @classmethod
-    def build(cls, keep: torch.Tensor) -> TokenLayout | None:
-        """The layout for a [B, L] bool mask of tokens to compute, or None when packing would not pay."""
+    def build(cls, keep: torch.Tensor, attended: torch.Tensor | None = None) -> TokenLayout | None:
+        """The layout for a [B, L] bool mask of tokens to compute (`attended`: which of them may be
+        attended to, default all), or None when packing would not pay."""
         index = keep.flatten().nonzero().squeeze(1)
         if index.numel() > (1 - cls.MIN_PADDING_FRACTION) * keep.numel():
             return None
-        return cls(keep, index)
+        return cls(keep, keep if attended is None else attended, index, per_sequence=keep.device.type == "cpu")
 
     def unpad(self, x: torch.Tensor) -> torch.Tensor:
         """[B, L, C] → [T, C]."""

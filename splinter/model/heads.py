@@ -46,6 +46,11 @@ class QuestionAwareSpanSelectionHead(nn.Module):
         self.start_classifier = nn.Linear(width, width, bias=False)
         self.end_classifier = nn.Linear(width, width, bias=False)
 
+    def zero_scores(self) -> None:
+        """Zero the bilinear classifiers: a fresh head then scores every token alike (see reset_head)."""
+        nn.init.zeros_(self.start_classifier.weight)
+        nn.init.zeros_(self.end_classifier.weight)
+
     def forward(
         self, hidden: torch.Tensor, question_positions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,6 +68,10 @@ class LinearSpanHead(nn.Linear):
 
     def __init__(self, config: SplinterConfig):
         super().__init__(config.hidden_size, 2)
+
+    def zero_scores(self) -> None:
+        nn.init.zeros_(self.weight)
+        nn.init.zeros_(self.bias)
 
     def forward(
         self, hidden: torch.Tensor, question_positions: torch.Tensor

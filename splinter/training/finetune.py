@@ -51,7 +51,7 @@ def summary_lines(results: dict, output_dir: Path) -> str:
     """What a user reads at the end of a run: the scores (before and after, when both exist) and where
     everything went."""
     lines = [f"{results['model_name']} on {results['num_questions']} {results['dataset']} questions "
-             f"after {results['steps']} steps on {results['shots']} examples:"]
+             f"after {results['steps']} steps on {results['data']['train_questions']} examples:"]
     if "f1_before" in results:
         lines.append(f"  before fine-tuning  EM {results['exact_match_before']:6.2f}  F1 {results['f1_before']:6.2f}")
     lines.append(f"  after fine-tuning   EM {results['exact_match']:6.2f}  F1 {results['f1']:6.2f}")

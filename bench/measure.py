@@ -1,0 +1,429 @@
+"""Benchmark workers. Each runs in its own process (`run.py` starts them), so that the peak resident
+memory it reports (ru_maxrss, a per-process high-water mark) belongs to that measurement alone.
+
+Every worker returns a JSON-able dict; times are wall-clock seconds measured with `time.perf_counter`
+after `torch.cuda.synchronize()` on GPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from bench.flops import batch_flops
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+DEV_FILE = DATA / "mrqa-dev" / "SQuAD.jsonl.gz"
+REFERENCE_LENGTH = 384  # run_qa.py's padding="max_length"
+
+
+# ---------------------------------------------------------------------------------------------- utils
+
+class Device:
+    def __init__(self, name: str, threads: int | None):
+        if threads:
+            torch.set_num_threads(threads)
+        self.type = name
+        self.torch = torch.device(name)
+        self.cuda = name == "cuda"
+
+    def sync(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+
+    def autocast(self):
+        # GPU: bf16 autocast (SDPA picks flash/memory-efficient kernels); CPU: fp32, as in the paper.
+        if self.cuda:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def reset_peak(self) -> None:
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+
+    def memory(self, rss_base_kb: int) -> dict:
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        out = {"peak_rss_mib": rss / 1024, "peak_rss_delta_mib": (rss - rss_base_kb) / 1024}
+        if self.cuda:
+            out["cuda_max_allocated_mib"] = torch.cuda.max_memory_allocated() / 2**20
+        return out
+
+
+def maxrss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def now(device: Device) -> float:
+    device.sync()
+    return time.perf_counter()
+
+
+def model_config(model_dir: str) -> dict:
+    import json
+
+    return json.loads((Path(model_dir) / "config.json").read_text())
+
+
+# ---------------------------------------------------------------------------------------------- peak
+
+def peak(p: dict) -> dict:
+    """GFLOP/s of a large square matmul in the compute dtype (fp32 on CPU; fp32 and bf16 on GPU)."""
+    device = Device(p["device"], p.get("threads"))
+    n = p.get("size") or (8192 if device.cuda else 4096)
+    out = {"size": n, "threads": torch.get_num_threads()}
+    dtypes = [torch.float32] + ([torch.bfloat16] if device.cuda else [])
+    for dtype in dtypes:
+        a = torch.randn(n, n, device=device.torch, dtype=dtype)
+        b = torch.randn(n, n, device=device.torch, dtype=dtype)
+        for _ in range(2):
+            a @ b
+        times = []
+        for _ in range(p.get("repeats", 5)):
+            start = now(device)
+            a @ b
+            times.append(now(device) - start)
+        out[f"gflops_{str(dtype).split('.')[-1]}"] = 2 * n**3 / statistics.median(times) / 1e9
+        out[f"gflops_{str(dtype).split('.')[-1]}_best"] = 2 * n**3 / min(times) / 1e9
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+def _training_batches(p: dict, count: int) -> list[dict]:
+    """The first `count` batches of our training loader (epochs repeat when the split is short)."""
+    from splinter.data.datamodule import QADataModule
+
+    dm = QADataModule(
+        tokenizer=p["tokenizer"], root=str(DATA), shots=p["shots"], seed=p["split_seed"],
+        batch_size=p["batch_size"], group_by_length=p["order"] == "grouped", cache_dir=p["cache_dir"],
+        shuffle_seed=0, verbose=False,
+    )
+    loader = dm.train_dataloader()
+    batches, epoch = [], 0
+    while len(batches) < count:
+        loader.sampler.set_epoch(epoch)
+        for batch in loader:
+            batches.append(batch)
+            if len(batches) == count:
+                break
+        epoch += 1
+    return batches
+
+
+def _pad_to(batch: dict, length: int) -> dict:
+    """Our batch padded to `length` (run_qa's padding="max_length"), in transformers' argument names."""
+    pad = length - batch["input_ids"].shape[1]
+    out = {name: torch.nn.functional.pad(batch[name], (0, pad)) for name in
+           ("input_ids", "attention_mask", "token_type_ids")}
+    out["start_positions"], out["end_positions"] = batch["start_positions"], batch["end_positions"]
+    return out
+
+
+def _computed_tokens(batch: dict) -> int:
+    """Tokens our encoder runs its linear layers on: the attended ones when TokenLayout packs."""
+    from splinter.model.encoder import TokenLayout
+
+    total = batch["input_ids"].numel()
+    kept = int(batch["attention_mask"].sum())
+    return kept if kept <= (1 - TokenLayout.MIN_PADDING_FRACTION) * total else total
+
+
+def train(p: dict) -> dict:
+    """Fine-tuning steps (forward + backward + clip + AdamW) on the real few-shot split, fp32 on CPU."""
+    device = Device(p["device"], p.get("threads"))
+    steps, warmup = p["steps"], p["warmup"]
+    batches = _training_batches(p, warmup + steps)
+    config = model_config(p["model_dir"])
+    torch.manual_seed(0)
+    if p["impl"] == "ours":
+        from splinter import SplinterForQuestionAnswering
+        from splinter.training.optim import build_optimizer
+
+        model = SplinterForQuestionAnswering.from_pretrained(p["model_dir"]).to(device.torch).train()
+        optimizer = build_optimizer(model, lr=3e-5)  # the project's AdamW (foreach)
+        inputs = batches
+    else:
+        from bench.reference import hf_model
+
+        model = hf_model(p["model_dir"]).to(device.torch).train()
+        # transformers' Trainer default optimiser on torch >= 2.8: "adamw_torch_fused"
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-5, fused=True)
+        inputs = [_pad_to(b, REFERENCE_LENGTH) for b in batches]
+    inputs = [{k: v.to(device.torch) for k, v in b.items()} for b in inputs]
+    params = [q for q in model.parameters() if q.requires_grad]
+    rss_base = maxrss_kb()
+    device.reset_peak()
+
+    records = []
+    for i, batch in enumerate(inputs):
+        start = now(device)
+        with device.autocast():
+            loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        seconds = now(device) - start
+        if i < warmup:
+            continue
+        ours = batches[i]
+        lengths = (ours["input_ids"] != 0).sum(1).tolist()  # the windows' own lengths ([PAD] is id 0)
+        size, length = batch["input_ids"].shape
+        computed = _computed_tokens(batch) if p["impl"] == "ours" else size * length
+        flops = batch_flops(config, size, length, computed, lengths, training=True)
+        records.append({"seconds": seconds, "windows": size, "length": length, "real_tokens": sum(lengths),
+                        "computed_tokens": computed, "loss": float(loss), **{f"flops_{k}": v for k, v in
+                                                                          flops.items()}})
+    return {"steps": records, **device.memory(rss_base)}
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+
+class _ForwardTimer:
+    """Forward hooks on the model: total forward seconds and the padded shapes of the batches."""
+
+    def __init__(self, model: torch.nn.Module, device: Device):
+        self.device, self.seconds, self.shapes, self._start = device, 0.0, [], 0.0
+        self.real_lengths: list[int] = []
+        model.register_forward_pre_hook(self._pre, with_kwargs=True)
+        model.register_forward_hook(self._post, with_kwargs=True)
+
+    def _pre(self, module, args, kwargs):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        self.shapes.append((tuple(ids.shape), int(kwargs["attention_mask"].sum())))
+        self.real_lengths += (ids != 0).sum(1).tolist()
+        self._start = now(self.device)
+
+    def _post(self, module, args, kwargs, output):
+        self.seconds += now(self.device) - self._start
+
+
+def _eval_flops(config: dict, timer: _ForwardTimer, impl: str) -> dict:
+    from splinter.model.encoder import TokenLayout
+
+    executed = 0.0
+    for (size, length), kept in timer.shapes:
+        total = size * length
+        computed = kept if impl == "ours" and kept <= (1 - TokenLayout.MIN_PADDING_FRACTION) * total else total
+        executed += batch_flops(config, size, length, computed, [], training=False)["executed"]
+    useful = batch_flops(config, 0, 0, 0, timer.real_lengths, training=False)["useful"]
+    return {"flops_executed": executed, "flops_useful": useful,
+            "padded_tokens": sum(s * n for (s, n), _ in timer.shapes), "real_tokens": sum(timer.real_lengths)}
+
+
+def eval_ours(p: dict) -> dict:
+    """The project's evaluation path: QADataModule (read → windows) + Lightning validate of QAModule
+    (forward → top_spans per batch → best_answers → squad_scores)."""
+    import logging
+
+    import pytorch_lightning as pl
+
+    from splinter.data.datamodule import QADataModule
+    from splinter.training.qa_module import QAModule
+
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    device = Device(p["device"], p.get("threads"))
+    module = QAModule(checkpoint=p["model_dir"])
+    timer = _ForwardTimer(module.model, device)
+    dm = QADataModule(tokenizer=p["tokenizer"], root=str(DATA), eval_file=str(DEV_FILE),
+                      max_eval_examples=p["questions"], eval_batch_size=p["batch_size"],
+                      cache_dir=p["cache_dir"], verbose=False, **p.get("datamodule", {}))
+    trainer = pl.Trainer(accelerator="gpu" if device.cuda else "cpu", devices=1, logger=False,
+                         precision="bf16-mixed" if device.cuda else "32-true", enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    rss_base = maxrss_kb()
+    device.reset_peak()
+    start = now(device)
+    examples = dm.eval_examples
+    read = now(device)
+    windows = dm.eval_windows
+    built = now(device)
+    trainer.validate(module, datamodule=dm, verbose=False)
+    done = now(device)
+    return {
+        "questions": len(examples), "windows": len(windows),
+        "read_seconds": read - start, "windows_seconds": built - read, "validate_seconds": done - built,
+        "forward_seconds": timer.seconds, "rest_seconds": done - built - timer.seconds,
+        "seconds": done - read,  # comparable with the reference: from examples to scores
+        "seconds_with_read": done - start,
+        "exact_match": module.eval_metrics["exact_match"], "f1": module.eval_metrics["f1"],
+        **_eval_flops(model_config(p["model_dir"]), timer, "ours"), **device.memory(rss_base),
+    }
+
+
+def eval_ref(p: dict) -> dict:
+    """run_qa.py-style evaluation: tokenizer map → padded 384 windows → forward → Python n-best → metric."""
+    import numpy as np
+    from torch.utils.data import DataLoader
+
+    from bench.reference import hf_model, hf_tokenizer, postprocess_qa_predictions, prepare_validation_features
+    from splinter.data.readers import read_examples
+    from splinter.metrics import squad_scores
+
+    device = Device(p["device"], p.get("threads"))
+    model = hf_model(p["model_dir"]).to(device.torch).eval()
+    tokenizer = hf_tokenizer(p["model_dir"])
+    timer = _ForwardTimer(model, device)
+    rss_base = maxrss_kb()
+    device.reset_peak()
+    # Reading the file is the same for both pipelines: untimed here, timed separately for ours.
+    examples, _ = read_examples(DEV_FILE, training=False, cache_dir=p["cache_dir"])
+    examples = examples.select(range(min(p["questions"], len(examples))))
+    start = now(device)
+    features = examples.map(prepare_validation_features, batched=True, remove_columns=examples.column_names,
+                            fn_kwargs={"tokenizer": tokenizer}, load_from_cache_file=False)
+    tokenized = now(device)
+    model_inputs = features.remove_columns(["example_id", "offset_mapping"]).with_format("torch")
+    starts, ends = [], []
+    with torch.no_grad():
+        for batch in DataLoader(model_inputs, batch_size=p["batch_size"]):
+            batch = {k: v.to(device.torch) for k, v in batch.items()}
+            with device.autocast():
+                output = model(**batch)
+            starts.append(output.start_logits.float().cpu().numpy())
+            ends.append(output.end_logits.float().cpu().numpy())
+    forwarded = now(device)
+    predictions = postprocess_qa_predictions(examples, features, (np.concatenate(starts), np.concatenate(ends)),
+                                             n_best_size=20, max_answer_length=10)
+    decoded = now(device)
+    references = dict(zip(examples["id"], examples["gold_answers"], strict=True))
+    scores = squad_scores(predictions, references)
+    done = now(device)
+    return {
+        "questions": len(examples), "windows": len(features),
+        "windows_seconds": tokenized - start, "forward_loop_seconds": forwarded - tokenized,
+        "forward_seconds": timer.seconds, "decode_seconds": decoded - forwarded, "score_seconds": done - decoded,
+        "seconds": done - start, **scores,
+        **_eval_flops(model_config(p["model_dir"]), timer, "ref"), **device.memory(rss_base),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- decoding
+
+def _decoding_inputs(p: dict):
+    """Evaluation windows of the first questions of the dev set, and synthetic logits shaped like a
+    trained model's: noise plus a bump at a random context position (starts) and 0-3 tokens later
+    (ends), so that the top-20 starts/ends cluster and many pairs are valid, as with real predictions."""
+    from splinter import load_tokenizer
+    from splinter.data.readers import read_examples
+    from splinter.data.windows import WindowSettings, build_windows
+
+    examples, _ = read_examples(DEV_FILE, training=False, cache_dir=p["cache_dir"])
+    examples = examples.select(range(min(p["questions"], len(examples))))
+    windows = build_windows(examples, load_tokenizer(p["tokenizer"]), WindowSettings(), training=False)
+    contexts = dict(zip(examples["id"], examples["context"], strict=True))
+    offsets = windows["offsets"][:]
+    n, length = len(offsets), max(len(o) for o in offsets)
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.tensor([len(o) for o in offsets])
+    first_context = torch.tensor([next((i for i, o in enumerate(row) if o[0] >= 0), 0) for row in offsets])
+    answer = first_context + (torch.rand(n, generator=generator) * (lengths - first_context - 4).clamp(min=1)).long()
+    position = torch.arange(length)[None, :].float()
+    start_logits = torch.randn(n, length, generator=generator) + 8 * torch.exp(-((position - answer[:, None]) / 2) ** 2)
+    answer_end = answer + torch.randint(0, 4, (n,), generator=generator)
+    end_logits = torch.randn(n, length, generator=generator) + 8 * torch.exp(-((position - answer_end[:, None]) / 2) ** 2)
+    padding = torch.arange(length)[None, :] >= lengths[:, None]
+    minimum = torch.finfo(torch.float32).min  # the model's logits at padding
+    return (windows, examples, contexts, offsets, start_logits.masked_fill(padding, minimum),
+            end_logits.masked_fill(padding, minimum))
+
+
+def decode(p: dict) -> dict:
+    """Logits → answer texts for the same windows and logits: splinter.spans vs run_qa's Python loop.
+
+    inputs="dataset": each side reads what its pipeline has: ours the windows Dataset's columns (as
+    QAModule passes them), the reference run_qa's features/examples Datasets, iterated row by row.
+    inputs="lists": both get plain Python lists (the loop at its fastest)."""
+    import json
+
+    from datasets import Dataset
+
+    Device(p["device"], p.get("threads"))  # thread count; decoding runs on the CPU
+    windows, examples, contexts, offsets, start_logits, end_logits = _decoding_inputs(p)
+    rss_base = maxrss_kb()
+    times = []
+    if p["impl"] == "ours":
+        from splinter.spans import best_answers, context_mask_from_offsets, top_spans
+
+        if p["inputs"] == "dataset":
+            example_ids, offsets = windows["example_id"], windows["offsets"]
+        else:
+            example_ids = windows["example_id"][:]
+        for _ in range(p["repeats"]):
+            start = time.perf_counter()
+            context = context_mask_from_offsets(offsets, start_logits.shape[1])
+            c = top_spans(start_logits, end_logits, context, max_answer_length=10, n_best=20)
+            predictions = best_answers(example_ids, c.scores, c.starts, c.ends, offsets, contexts)
+            times.append(time.perf_counter() - start)
+    else:
+        from bench.reference import postprocess_qa_predictions, python_nbest_decode
+
+        offsets_none = [[None if o[0] < 0 else tuple(o) for o in row] for row in offsets]
+        example_ids = windows["example_id"][:]
+        # run_qa's features: every window padded to 384 (logits too), its model inputs kept as columns
+        # (post-processing iterates the full features Dataset), offsets None outside the context.
+        pad = REFERENCE_LENGTH - start_logits.shape[1]
+        minimum = torch.finfo(torch.float32).min
+        s = torch.nn.functional.pad(start_logits, (0, pad), value=minimum).numpy()
+        e = torch.nn.functional.pad(end_logits, (0, pad), value=minimum).numpy()
+        columns = {name: [row + [0] * (REFERENCE_LENGTH - len(row)) for row in windows[name][:]]
+                   for name in ("input_ids", "token_type_ids", "attention_mask")}
+        features = Dataset.from_dict({**columns, "offset_mapping": [
+            row + [None] * (REFERENCE_LENGTH - len(row)) for row in offsets_none], "example_id": example_ids})
+        features = features.map(lambda batch: batch, batched=True, cache_file_name=str(Path(p["cache_dir"]) /
+                                                                                     "features.arrow"))
+        for _ in range(p["repeats"]):
+            start = time.perf_counter()
+            if p["inputs"] == "dataset":
+                predictions = postprocess_qa_predictions(examples, features, (s, e), 20, 10)
+            else:
+                predictions = python_nbest_decode(example_ids, contexts, offsets_none, s, e, 20, 10)
+            times.append(time.perf_counter() - start)
+    Path(p["predictions_file"]).write_text(json.dumps(predictions))
+    return {"windows": len(offsets), "questions": len(contexts), "seconds": statistics.median(times),
+            "times": times, "peak_rss_delta_mib": (maxrss_kb() - rss_base) / 1024}
+
+
+WORKERS = {"peak": peak, "train": train, "eval_ours": eval_ours, "eval_ref": eval_ref, "decode": decode}
+
+
+def prepare_models(directory: Path, base: bool) -> dict[str, str]:
+    """Save the benchmark checkpoints once: MiniLM + a seeded fresh QASS head; optionally a random
+    splinter-base-shaped model (768 hidden, 12 layers, MiniLM's vocabulary). Both with tokenizer files,
+    so that transformers' SplinterTokenizerFast / SplinterForQuestionAnswering load the same directory."""
+    from splinter import SplinterConfig, SplinterForQuestionAnswering, load_tokenizer
+    from splinter.tokenizer import save_tokenizer_files
+
+    tokenizer = load_tokenizer("minilm")
+    out = {}
+    torch.manual_seed(0)
+    minilm = SplinterForQuestionAnswering.from_pretrained("minilm")
+    out["minilm"] = str(directory / "minilm")
+    minilm.save_pretrained(out["minilm"])
+    save_tokenizer_files(tokenizer, out["minilm"])
+    if base:
+        torch.manual_seed(0)
+        model = SplinterForQuestionAnswering(SplinterConfig(vocab_size=minilm.config.vocab_size,
+                                                            question_token_id=minilm.config.question_token_id))
+        out["base"] = str(directory / "base")
+        model.save_pretrained(out["base"])
+        save_tokenizer_files(tokenizer, out["base"])
+    return out
+
+
+def fresh_dir(prefix: str) -> str:
+    return tempfile.mkdtemp(prefix=f"splinter-bench-{prefix}-")
+
+
+def median(values) -> float:
+    values = list(values)
+    return statistics.median(values) if values else math.nan
