@@ -14,8 +14,9 @@ are not counted (they are a few % of the FLOPs but, on CPU, a large share of the
 
 Two counts per batch:
 * executed: what the implementation actually computed: the reference runs every window padded to 384
-  (T_lin = T_head = B · 384); ours runs the linear layers on the packed attended tokens (T_lin = the
-  tokens `TokenLayout` keeps, or B · L when it does not pack), attention and head on B × L;
+  (T_lin = T_head = B · 384, attention B · 384²); ours runs the linear layers on the packed attended
+  tokens (T_lin = the tokens `TokenLayout` keeps, or B · L when it does not pack), attention per
+  sequence on CPU (Σ kept_i², else B · L²) and the head on B × L;
 * useful: what the real tokens need: T = Σ window lengths, attention Σ lᵢ², head on real tokens.
 """
 
@@ -44,10 +45,11 @@ def forward_flops(
 
 
 def batch_flops(config: dict, batch: int, length: int, computed_tokens: int, lengths: Sequence[int],
-                training: bool) -> dict[str, float]:
-    """{"executed", "useful"} FLOPs of one batch (see module doc); ×3 when training."""
+                training: bool, attention_l2: int | None = None) -> dict[str, float]:
+    """{"executed", "useful"} FLOPs of one batch (see module doc); ×3 when training. `attention_l2`:
+    Σ L² of the attention actually run (ours per sequence on CPU), default batch · length²."""
     d, f, n = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
     factor = 3.0 if training else 1.0
-    executed = forward_flops(d, f, n, batch, length, computed_tokens, batch * length)
+    executed = forward_flops(d, f, n, batch, length, computed_tokens, batch * length, attention_l2)
     useful = sum(forward_flops(d, f, n, 1, n_i, n_i, n_i) for n_i in lengths)
     return {"executed": factor * executed, "useful": factor * useful}

@@ -127,13 +127,17 @@ def _pad_to(batch: dict, length: int) -> dict:
     return out
 
 
-def _computed_tokens(batch: dict) -> int:
-    """Tokens our encoder runs its linear layers on: the attended ones when TokenLayout packs."""
+def _computed(attention_mask: torch.Tensor, device: Device) -> tuple[int, int]:
+    """(tokens our encoder runs its linear layers on, Σ L² of its attention), as TokenLayout decides:
+    packed attended tokens and, on CPU, attention per sequence at its own length."""
     from splinter.model.encoder import TokenLayout
 
-    total = batch["input_ids"].numel()
-    kept = int(batch["attention_mask"].sum())
-    return kept if kept <= (1 - TokenLayout.MIN_PADDING_FRACTION) * total else total
+    size, length = attention_mask.shape
+    kept = attention_mask.bool().sum(1)
+    if int(kept.sum()) > (1 - TokenLayout.MIN_PADDING_FRACTION) * size * length:
+        return size * length, size * length * length
+    l2 = int((kept * kept).sum()) if not device.cuda else size * length * length
+    return int(kept.sum()), l2
 
 
 def train(p: dict) -> dict:
@@ -177,8 +181,9 @@ def train(p: dict) -> dict:
         ours = batches[i]
         lengths = (ours["input_ids"] != 0).sum(1).tolist()  # the windows' own lengths ([PAD] is id 0)
         size, length = batch["input_ids"].shape
-        computed = _computed_tokens(batch) if p["impl"] == "ours" else size * length
-        flops = batch_flops(config, size, length, computed, lengths, training=True)
+        computed, l2 = (_computed(batch["attention_mask"].cpu(), device) if p["impl"] == "ours"
+                        else (size * length, size * length * length))
+        flops = batch_flops(config, size, length, computed, lengths, training=True, attention_l2=l2)
         records.append({"seconds": seconds, "windows": size, "length": length, "real_tokens": sum(lengths),
                         "computed_tokens": computed, "loss": float(loss), **{f"flops_{k}": v for k, v in
                                                                           flops.items()}})
@@ -198,7 +203,7 @@ class _ForwardTimer:
 
     def _pre(self, module, args, kwargs):
         ids = kwargs.get("input_ids", args[0] if args else None)
-        self.shapes.append((tuple(ids.shape), int(kwargs["attention_mask"].sum())))
+        self.shapes.append((tuple(ids.shape), _computed(kwargs["attention_mask"].cpu(), self.device)))
         self.real_lengths += (ids != 0).sum(1).tolist()
         self._start = now(self.device)
 
@@ -207,13 +212,11 @@ class _ForwardTimer:
 
 
 def _eval_flops(config: dict, timer: _ForwardTimer, impl: str) -> dict:
-    from splinter.model.encoder import TokenLayout
-
     executed = 0.0
-    for (size, length), kept in timer.shapes:
-        total = size * length
-        computed = kept if impl == "ours" and kept <= (1 - TokenLayout.MIN_PADDING_FRACTION) * total else total
-        executed += batch_flops(config, size, length, computed, [], training=False)["executed"]
+    for (size, length), (computed, l2) in timer.shapes:
+        if impl != "ours":
+            computed, l2 = size * length, size * length * length
+        executed += batch_flops(config, size, length, computed, [], training=False, attention_l2=l2)["executed"]
     useful = batch_flops(config, 0, 0, 0, timer.real_lengths, training=False)["useful"]
     return {"flops_executed": executed, "flops_useful": useful,
             "padded_tokens": sum(s * n for (s, n), _ in timer.shapes), "real_tokens": sum(timer.real_lengths)}

@@ -59,10 +59,11 @@ def worker_main(name: str, params: str) -> None:
 def settings(quick: bool) -> dict:
     """Step counts and sizes; --quick keeps every comparison but fewer repetitions (≈3 min on 2 cores)."""
     if quick:
-        return {"train_rounds": 1, "train_steps": 2, "warmup": 1, "eval_questions": 200, "eval_warm": False,
+        return {"train_rounds": 1, "train_steps": 3, "warmup": 1, "eval_questions": 200, "eval_warm": False,
                 "decode_questions": 1000, "decode_repeats": 3, "ref_decode_repeats": 1,
                 "base_steps": 0, "grouped": True}
-    return {"train_rounds": 2, "train_steps": 4, "warmup": 1, "eval_questions": 400, "eval_warm": True,
+    # 12 steps = one epoch of the 128-example split (133 windows, batch 12)
+    return {"train_rounds": 2, "train_steps": 12, "warmup": 1, "eval_questions": 400, "eval_warm": True,
             "decode_questions": 2000, "decode_repeats": 5, "ref_decode_repeats": 2,
             "base_steps": 2, "grouped": True}
 
@@ -175,14 +176,16 @@ def step_summary(run: dict) -> str:
 
 
 def training_stats(runs: list[dict]) -> dict:
-    """Windows/s = windows / median step time over all rounds; FLOP/s over the same steps (sum/sum)."""
-    steps = [s for run in runs for s in run["steps"]]
+    """Every round runs the same batches: per batch, the fastest round is the least disturbed by other
+    processes; windows/s = Σ windows / Σ those times (batches differ in cost, so no per-step median).
+    FLOP/s over the same steps."""
+    steps = [min(same, key=lambda s: s["seconds"]) for same in zip(*(run["steps"] for run in runs), strict=True)]
     seconds = sum(s["seconds"] for s in steps)
     windows = sum(s["windows"] for s in steps)
-    per_window = statistics.median(s["seconds"] / s["windows"] for s in steps)
+    all_steps = [s for run in runs for s in run["steps"]]
     return {
-        "windows_per_s": 1 / per_window,
-        "windows_per_s_mean": windows / seconds,
+        "windows_per_s": windows / seconds,
+        "windows_per_s_all_rounds": sum(s["windows"] for s in all_steps) / sum(s["seconds"] for s in all_steps),
         "gflops_executed": sum(s["flops_executed"] for s in steps) / seconds / 1e9,
         "gflops_useful": sum(s["flops_useful"] for s in steps) / seconds / 1e9,
         "padded_tokens_per_window": sum(s["windows"] * s["length"] for s in steps) / windows,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from run_helpers import FIXTURE_ROOT, TINY, run_cli, run_evaluate, run_train
+from run_helpers import FIXTURE_ROOT, REPO, TINY, run_cli, run_evaluate, run_train
 
 from splinter.errors import ConfigError
 from splinter.metrics import squad_scores
@@ -117,3 +117,25 @@ def test_the_demo_runs_offline_and_prints_scores_before_and_after(tmp_path):
     assert f"outputs: {tmp_path}" in result.stdout
     results = json.loads((tmp_path / "results.json").read_text())
     assert {"f1", "f1_before", "exact_match_before"} <= set(results)
+
+
+def test_sweep_through_the_submitit_launcher_runs_every_job(tmp_path):
+    # submitit's local executor stands in for SLURM: the same launcher plugin, jobs as subprocesses
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    result = run_cli("train.py", "-m", "hydra/launcher=submitit_local", *TINY, "task.max_steps=1",
+                     "data.max_eval_examples=10", f"hydra.sweep.dir={tmp_path}", "data.seed=42,43")
+    assert result.returncode == 0, result.stderr[-2000:]
+    seeds = sorted(json.loads(p.read_text())["split_seed"] for p in tmp_path.glob("*/results.json"))
+    assert seeds == [42, 43]
+
+
+def test_slurm_launcher_asks_for_one_task_per_device():
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4",
+                                          "trainer.num_nodes=2"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.tasks_per_node, launcher.gpus_per_node, launcher.nodes) == (4, 4, 2)

@@ -144,7 +144,7 @@ def _finish(raw: Dataset, where: str, training: bool, sha: str) -> tuple[Dataset
     examples = examples.remove_columns([_SKIP, _NOTES, _CONTEXT])
     if summary.kept == 0:
         raise DataError(where, f"no usable questions ({summary})")
-    logger.info("%s", summary)
+    logger.debug("%s", summary)  # the caller reports it (QADataModule prints it once per file)
     return examples, summary
 
 
