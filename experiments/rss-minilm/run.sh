@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-outputs/rss-minilm}
 SHARED=${SPLINTER_DATA_ROOT:-../shared/data}
-PRETRAIN_STEPS=${PRETRAIN_STEPS:-300}
+PRETRAIN_STEPS=${PRETRAIN_STEPS:-200}
 FINETUNE_STEPS=${FINETUNE_STEPS:-40}
 PY=${PY:-.venv/bin/python}
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled
