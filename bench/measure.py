@@ -58,6 +58,14 @@ class Device:
 
 
 def maxrss_kb() -> int:
+    """The baseline for a peak-memory delta: the CURRENT resident set (VmRSS) rather than ru_maxrss, whose
+    high-water mark may already include a transient peak of loading (so that the delta would read 0)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])  # KiB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -268,7 +276,12 @@ def eval_ref(p: dict) -> dict:
     import numpy as np
     from torch.utils.data import DataLoader
 
-    from bench.reference import hf_model, hf_tokenizer, postprocess_qa_predictions, prepare_validation_features
+    from bench.reference import (
+        hf_model,
+        hf_tokenizer,
+        postprocess_qa_predictions,
+        prepare_validation_features,
+    )
     from splinter.data.readers import read_examples
     from splinter.metrics import squad_scores
 
@@ -396,7 +409,31 @@ def decode(p: dict) -> dict:
             "times": times, "peak_rss_delta_mib": (maxrss_kb() - rss_base) / 1024}
 
 
-WORKERS = {"peak": peak, "train": train, "eval_ours": eval_ours, "eval_ref": eval_ref, "decode": decode}
+def parity(p: dict) -> dict:
+    """Same weights, same windows: our logits/loss (dynamic padding, packed tokens) against transformers'
+    (padded to 384), eval mode, fp32; the speed comparison is only meaningful if these agree."""
+    from bench.reference import hf_model
+    from splinter import SplinterForQuestionAnswering
+
+    Device(p["device"], p.get("threads"))
+    batches = _training_batches({**p, "order": "random"}, 2)
+    ours = SplinterForQuestionAnswering.from_pretrained(p["model_dir"]).eval()
+    ref = hf_model(p["model_dir"]).eval()
+    logit_diff, loss_diff = 0.0, 0.0
+    with torch.no_grad():
+        for batch in batches:
+            a = ours(**batch)
+            b = ref(**_pad_to(batch, REFERENCE_LENGTH))
+            length = batch["input_ids"].shape[1]
+            attended = batch["attention_mask"].bool()
+            for x, y in ((a.start_logits[:, 0], b.start_logits[:, :length]),
+                         (a.end_logits[:, 0], b.end_logits[:, :length])):
+                logit_diff = max(logit_diff, float((x - y)[attended].abs().max()))
+            loss_diff = max(loss_diff, abs(float(a.loss) - float(b.loss)))
+    return {"max_abs_logit_diff": logit_diff, "max_abs_loss_diff": loss_diff}
+
+
+WORKERS = {"parity": parity, "peak": peak, "train": train, "eval_ours": eval_ours, "eval_ref": eval_ref, "decode": decode}
 
 
 def prepare_models(directory: Path, base: bool) -> dict[str, str]:
@@ -408,15 +445,24 @@ def prepare_models(directory: Path, base: bool) -> dict[str, str]:
 
     tokenizer = load_tokenizer("minilm")
     out = {}
+
+    def scoring_weights(model):
+        # A fresh head scores every token 0 (reset_head zeroes the classifiers): all logits would tie.
+        # transformers' N(0, 0.02) initialisation gives spread-out logits, as a trained model has.
+        with torch.no_grad():
+            for name in ("start_classifier", "end_classifier"):
+                torch.nn.init.normal_(getattr(model.splinter_qass, name).weight, std=0.02)
+        return model
+
     torch.manual_seed(0)
-    minilm = SplinterForQuestionAnswering.from_pretrained("minilm")
+    minilm = scoring_weights(SplinterForQuestionAnswering.from_pretrained("minilm"))
     out["minilm"] = str(directory / "minilm")
     minilm.save_pretrained(out["minilm"])
     save_tokenizer_files(tokenizer, out["minilm"])
     if base:
         torch.manual_seed(0)
-        model = SplinterForQuestionAnswering(SplinterConfig(vocab_size=minilm.config.vocab_size,
-                                                            question_token_id=minilm.config.question_token_id))
+        model = scoring_weights(SplinterForQuestionAnswering(SplinterConfig(
+            vocab_size=minilm.config.vocab_size, question_token_id=minilm.config.question_token_id)))
         out["base"] = str(directory / "base")
         model.save_pretrained(out["base"])
         save_tokenizer_files(tokenizer, out["base"])

@@ -3,8 +3,8 @@
     python bench/run.py [--quick] [--device cpu|cuda] [--threads N] [--only train,eval,...] [--out FILE]
 
 Prints a table of ours / reference ratios and writes a JSON report to bench/results/. Each measurement
-runs in a fresh process (its peak RSS is its own); training alternates ours/reference rounds so that a
-burst of load from other processes on a shared machine hits both sides, and step times are medians.
+runs in a fresh process (its peak RSS is its own); training alternates ours/reference rounds over the
+same batches and keeps, per batch, the fastest round (the one least disturbed by other processes).
 """
 
 from __future__ import annotations
@@ -61,11 +61,11 @@ def settings(quick: bool) -> dict:
     if quick:
         return {"train_rounds": 1, "train_steps": 3, "warmup": 1, "eval_questions": 200, "eval_warm": False,
                 "decode_questions": 1000, "decode_repeats": 3, "ref_decode_repeats": 1,
-                "base_steps": 0, "grouped": True}
+                "base_steps": 0}
     # 12 steps = one epoch of the 128-example split (133 windows, batch 12)
     return {"train_rounds": 2, "train_steps": 12, "warmup": 1, "eval_questions": 400, "eval_warm": True,
             "decode_questions": 2000, "decode_repeats": 5, "ref_decode_repeats": 2,
-            "base_steps": 2, "grouped": True}
+            "base_steps": 1}
 
 
 def main() -> None:
@@ -74,6 +74,8 @@ def main() -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma list of {SECTIONS}")
+    parser.add_argument("--omp-wait-policy", default="passive", choices=["passive", "active", "default"],
+                        help="OMP_WAIT_POLICY for the workers (default passive: see README, 'shared machines')")
     parser.add_argument("--out", default=None, help="JSON report path (default bench/results/<time>.json)")
     parser.add_argument("--worker", nargs=2, metavar=("NAME", "PARAMS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -91,10 +93,14 @@ def main() -> None:
     plan = settings(args.quick)
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "WANDB_MODE": "disabled", "PYTHONWARNINGS": "ignore"}
+    if args.omp_wait_policy != "default":
+        env["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
     common = {"device": device, "threads": args.threads, "tokenizer": "minilm"}
     started = time.perf_counter()
     models = prepare_models(Path(fresh_dir("models")), base="base" in only and plan["base_steps"] > 0)
-    report: dict = {"machine": machine_info(device, args.threads), "settings": plan, "quick": args.quick,
+    machine = machine_info(device, args.threads)
+    machine["omp_wait_policy"] = env.get("OMP_WAIT_POLICY", "(libgomp default)")
+    report: dict = {"machine": machine, "settings": plan, "quick": args.quick,
                     "started": dt.datetime.now().isoformat(timespec="seconds"), "results": {}}
     results = report["results"]
 
@@ -123,15 +129,14 @@ def main() -> None:
         cache = fresh_dir("train")
         train = {**common, "model_dir": models["minilm"], "shots": 128, "split_seed": 42, "batch_size": 12,
                  "cache_dir": cache, "steps": plan["train_steps"], "warmup": plan["warmup"]}
+        results["parity"] = run_worker("parity", train, env)
+        log(f"parity: max |logit diff| {results['parity']['max_abs_logit_diff']:.2e}, "
+            f"|loss diff| {results['parity']['max_abs_loss_diff']:.2e}")
         for r in range(plan["train_rounds"]):
             for impl in ("ours", "ref"):
                 results.setdefault(f"train_{impl}", []).append(
                     run_worker("train", {**train, "impl": impl, "order": "random"}, env))
                 log(f"train {impl} round {r}: {step_summary(results[f'train_{impl}'][-1])}")
-        if plan["grouped"]:
-            results["train_ours_grouped"] = [run_worker("train", {**train, "impl": "ours", "order": "grouped"},
-                                                        env)]
-            log(f"train ours grouped: {step_summary(results['train_ours_grouped'][-1])}")
 
     if "eval" in only:
         cache = fresh_dir("eval")
@@ -208,7 +213,9 @@ def summarise(results: dict) -> dict:
             out[f"decode_{inputs}"] = {"windows": ours["windows"], "ours_s": ours["seconds"],
                                        "ref_s": ref["seconds"], "speedup": ref["seconds"] / ours["seconds"],
                                        "agreement": results[f"decode_{inputs}_agreement"]}
-    for key in ("train_ours", "train_ref", "train_ours_grouped", "base_train_ours", "base_train_ref"):
+    if "parity" in results:
+        out["parity"] = results["parity"]
+    for key in ("train_ours", "train_ref", "base_train_ours", "base_train_ref"):
         if key in results:
             out[key] = training_stats(results[key])
     for key in ("eval_ours_cold", "eval_ours_warm", "eval_ref"):
@@ -235,15 +242,15 @@ def format_table(s: dict, machine: dict) -> str:
         o, r = s["train_ours"], s["train_ref"]
         ratio_row("train windows/s (MiniLM, random batches)", o["windows_per_s"], r["windows_per_s"], "{:.2f}",
                   ">= 1.5x")
-        if "train_ours_grouped" in s:
-            ratio_row("train windows/s (ours length-grouped)", s["train_ours_grouped"]["windows_per_s"],
-                      r["windows_per_s"], "{:.2f}", "(ref: same padded cost)")
         rows.append(("  tokens/window padded | computed", f"{o['padded_tokens_per_window']:.0f} | "
                      f"{o['computed_tokens_per_window']:.0f}", f"{r['padded_tokens_per_window']:.0f}", "", ""))
         rows.append(("  train FLOP/s executed (% peak)", pct(o["gflops_executed"]), pct(r["gflops_executed"]),
                      "", ">= 60% peak"))
         rows.append(("  train FLOP/s useful (% peak)", pct(o["gflops_useful"]), pct(r["gflops_useful"]), "", ""))
         ratio_row("  train peak RSS delta (MiB)", o["peak_rss_delta_mib"], r["peak_rss_delta_mib"], "{:.0f}")
+        if "parity" in s:
+            rows.append(("  same weights: max |logit| / |loss| diff", f"{s['parity']['max_abs_logit_diff']:.1e}",
+                         f"{s['parity']['max_abs_loss_diff']:.1e}", "", "<= 1e-4"))
     if "eval_ours_cold" in s:
         r = s["eval_ref"]
         for key, label in (("eval_ours_cold", "cold cache"), ("eval_ours_warm", "warm cache")):
@@ -277,7 +284,12 @@ def format_table(s: dict, machine: dict) -> str:
         rows.append(("fp32 matmul peak (max of start/end)", f"{peak:.1f} GF/s",
                      " / ".join(f"{p:.0f}" for p in s["peak_gflops_all"]), "", ""))
     widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
-    lines = [f"machine: {machine['cpu']} | {machine['device']} | torch threads {machine['threads']}"]
+    lines = [f"machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs | {machine['device']} | "
+             f"torch threads {machine['threads']} | OMP_WAIT_POLICY {machine.get('omp_wait_policy')}"]
+    start_load = machine.get("load_average", [0])[0]
+    lines.append(f"load average (1 min) before the run: {start_load:.2f}"
+                 + ("   WARNING: other processes were busy; absolute numbers are low, ratios less affected"
+                    if start_load > 0.5 else ""))
     for i, row in enumerate(rows):
         lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if i == 0:

@@ -408,3 +408,27 @@ def test_a_fresh_head_starts_from_uniform_span_distributions(head_type):
     # the hidden layers of the head are still random, so training can move off the zero scores
     if head_type == "qass":
         assert model.splinter_qass.start_transform.dense.weight.std() > 0.01
+
+
+def test_cpu_attention_with_dropout_is_attention_when_nothing_is_dropped():
+    from splinter.model.encoder import attention_with_dropout
+
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 7, 4, generator=generator) for _ in range(3))
+    mask = torch.ones(2, 1, 1, 7, dtype=torch.bool)
+    mask[1, ..., 5:] = False
+    for m in (None, mask):
+        expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m)
+        torch.testing.assert_close(attention_with_dropout(q, k, v, m, 1e-30), expected, atol=ATOL, rtol=1e-5)
+
+
+def test_cpu_attention_dropout_rate_and_scaling():
+    from splinter.model.encoder import attention_with_dropout
+
+    torch.manual_seed(0)
+    n, p = 64, 0.25
+    q, k = torch.zeros(1, 8, n, n), torch.zeros(1, 8, n, n)  # uniform attention: every prob 1/n
+    out = attention_with_dropout(q, k, torch.eye(n).expand(1, 8, n, n), None, p)  # = kept probs / (1 - p)
+    dropped = (out == 0).float().mean().item()
+    assert abs(dropped - p) < 0.02
+    torch.testing.assert_close(out[out != 0], torch.full_like(out[out != 0], 1 / n / (1 - p)))

@@ -439,3 +439,25 @@ def test_ties_keep_start_rank_then_end_rank_order(seed):
             got = [(s, e) for s, e, v in zip(c.starts[w].tolist(), c.ends[w].tolist(), c.valid[w].tolist(),
                                              strict=True) if v]
             assert got == expected
+
+
+def test_dataset_columns_are_read_from_arrow_like_lists():
+    """windows["offsets"] / ["max_context"] / ["example_id"] are lazy datasets columns: the helpers read
+    them straight from Arrow (also after select()), with the same result as Python lists."""
+    from datasets import Dataset
+
+    offsets = [[[-1, -1], [0, 3], [4, 9]], [[-1, -1], [-1, -1], [2, 5], [6, 8], [-1, -1]], [[-1, -1]]]
+    max_context = [[0, 1, 1], [0, 0, 1, 0, 0], [0]]
+    windows = Dataset.from_dict({"offsets": offsets, "max_context": max_context, "example_id": ["a", "b", "a"]})
+    for view, rows in ((windows, [0, 1, 2]), (windows.select([2, 0]), [2, 0])):
+        expected_offsets = [offsets[i] for i in rows]
+        for length in (None, 6):
+            assert torch.equal(pad_offsets(view["offsets"], length), pad_offsets(expected_offsets, length))
+            assert torch.equal(pad_mask(view["max_context"], length), pad_mask([max_context[i] for i in rows], length))
+        with pytest.raises(ValueError, match="more than the padded length"):
+            pad_offsets(view["offsets"], 2)
+    contexts = {"a": "abc defghi", "b": "xxyyyyzzz"}
+    scores, starts, ends = torch.tensor([1.0, 2.0, 0.5]), torch.tensor([1, 2, 0]), torch.tensor([2, 3, 0])
+    from_columns = best_answers(windows["example_id"], scores, starts, ends, windows["offsets"], contexts)
+    from_lists = best_answers(["a", "b", "a"], scores, starts, ends, offsets, contexts)
+    assert from_columns == from_lists == {"a": "abc defgh", "b": "yyyyzz"}

@@ -162,7 +162,10 @@ def _windows_batch(batch: dict[str, list], tokenizer: Tokenizer, settings: Windo
     del version  # only there to change the cache fingerprint
     special = _special_ids(tokenizer)
     questions = tokenizer.encode_batch(batch["question"], add_special_tokens=False)
-    contexts = tokenizer.encode_batch(batch["context"], add_special_tokens=False)
+    # Evaluation sets ask several questions about each context (SQuAD dev: ~5): tokenize each once.
+    unique = list(dict.fromkeys(batch["context"]))
+    encoded = dict(zip(unique, tokenizer.encode_batch(unique, add_special_tokens=False), strict=True))
+    contexts = [encoded[c] for c in batch["context"]]
     out: dict[str, list] = {name: [] for name in (TRAIN_FEATURES if training else EVAL_FEATURES)}
     unlabelled = 0
     for i, (question, context) in enumerate(zip(questions, contexts, strict=True)):
