@@ -24,13 +24,12 @@ from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokeniz
 from tokenizers.models import WordPiece
 
 from splinter.errors import CheckpointError
-from splinter.model.minilm import minilm_model_dir
+from splinter.hub import resolve_directory
 
 QUESTION_TOKEN = "[QUESTION]"
 # In BERT vocabularies id 104 is an unused entry ([unused100] cased, [unused99] uncased); Splinter
 # renamed it to [QUESTION], and so do we for vocabularies that lack one (PROTOCOL §1).
 DEFAULT_QUESTION_TOKEN_ID = 104
-MINILM = "minilm"
 BERT_SPECIAL_TOKENS = {
     "unk_token": "[UNK]",
     "sep_token": "[SEP]",
@@ -39,7 +38,6 @@ BERT_SPECIAL_TOKENS = {
     "mask_token": "[MASK]",
 }
 _TOKENIZER_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
 def load_tokenizer(path_or_hub_id: str | Path, do_lower_case: bool | None = None) -> Tokenizer:
@@ -141,30 +139,12 @@ def save_tokenizer_files(tokenizer: Tokenizer, directory: str | Path) -> None:
 
 
 def _resolve_directory(name: str) -> Path:
-    if name == MINILM:
-        return minilm_model_dir()
-    path = Path(name).expanduser()
-    if path.is_dir():
-        return path
-    if path.exists() or not _HUB_ID.match(name):
-        raise CheckpointError(f"tokenizer '{name}': not a directory (pass a directory with vocab.txt "
-                              "or tokenizer.json, or a Hugging Face Hub id)")
-    return _download(name)
-
-
-def _download(hub_id: str) -> Path:
-    # Imported here: the Hub client is only needed for ids, and it reads HF_HUB_OFFLINE at import.
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(hub_id, allow_patterns=_TOKENIZER_FILES))
-    except (OSError, ValueError) as err:  # offline, unknown repo, bad id: all OSError/ValueError
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(
-            f"tokenizer '{hub_id}': no local directory of that name, and downloading "
-            f"{', '.join(_TOKENIZER_FILES)} from the Hugging Face Hub failed ({type(err).__name__}: "
-            f"{reason}); pass a local directory containing vocab.txt and tokenizer_config.json instead"
-        ) from err
+    return resolve_directory(
+        name,
+        what="tokenizer",
+        files=_TOKENIZER_FILES,
+        local_hint="pass a local directory containing vocab.txt (and tokenizer_config.json) or tokenizer.json",
+    )
 
 
 def _read_directory(directory: Path) -> tuple[dict[str, int], dict]:

@@ -14,7 +14,8 @@ from safetensors.torch import load_file
 
 from splinter import SplinterConfig, SplinterForPreTraining, SplinterForQuestionAnswering, SplinterModel
 from splinter.errors import CheckpointError, ConfigError
-from splinter.model import checkpoints, minilm
+from splinter.hub import HUB_ID
+from splinter.model import minilm
 
 TINY = dict(
     vocab_size=128,
@@ -349,8 +350,8 @@ def test_unsupported_config_names_the_file(hf_qa_dir, tmp_path):
 
 
 def test_hub_id_pattern():
-    assert checkpoints._HUB_ID.match("tau/splinter-base-qass")
-    assert checkpoints._HUB_ID.match("bert-base-uncased")
-    assert not checkpoints._HUB_ID.match("/abs/path")
-    assert not checkpoints._HUB_ID.match("./relative")
-    assert not checkpoints._HUB_ID.match("a/b/c")
+    assert HUB_ID.match("tau/splinter-base-qass")
+    assert HUB_ID.match("bert-base-uncased")
+    assert not HUB_ID.match("/abs/path")
+    assert not HUB_ID.match("./relative")
+    assert not HUB_ID.match("a/b/c")

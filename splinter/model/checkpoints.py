@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -24,9 +23,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from splinter.errors import CheckpointError
+from splinter.hub import one_line, resolve_directory
 from splinter.model.bert import ENCODER_KEY_PREFIXES, bert_state_dict_to_splinter
 from splinter.model.config import SplinterConfig, read_config_dict
-from splinter.model.minilm import MINILM_NAME, minilm_model_dir
 
 logger = logging.getLogger("splinter")
 
@@ -44,8 +43,6 @@ HUB_FILES = [
     "special_tokens_map.json",
 ]
 _LOCAL_HINT = "pass a local directory holding config.json and model.safetensors or pytorch_model.bin"
-# Optional owner, then name: the shape of a Hub repo id (anything else can only be a local path).
-_HUB_ID = re.compile(r"^[\w-][\w.-]*(/[\w-][\w.-]*)?$")
 # Non-learned buffers that older transformers versions saved; the models here derive them.
 _BUFFER_SUFFIXES = ("embeddings.position_ids", "embeddings.token_type_ids")
 # TF-era BERT checkpoints name LayerNorm parameters gamma/beta.
@@ -55,34 +52,9 @@ LoadingInfo = dict[str, list[str]]
 ModelT = TypeVar("ModelT", bound="CheckpointMixin")
 
 
-def _one_line(error: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def resolve_checkpoint_dir(name: str) -> Path:
     """The local directory for `name`: "minilm", a local directory, or a Hub id (downloaded)."""
-    if name == MINILM_NAME:
-        return minilm_model_dir()
-    path = Path(name).expanduser()
-    if path.is_dir():
-        return path
-    if path.exists():
-        raise CheckpointError(f"{path} is a file; {_LOCAL_HINT}")
-    if not _HUB_ID.match(name):
-        raise CheckpointError(
-            f"checkpoint {name!r}: local directory {path.absolute()} not found; {_LOCAL_HINT}"
-        )
-    # Imported here: only Hub ids need it, and it is slow to import.
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(name, allow_patterns=HUB_FILES))
-    except Exception as err:  # offline, unknown repo, bad id, network: all mean "not available"
-        raise CheckpointError(
-            f"checkpoint {name!r}: no local directory {path.absolute()}, and the Hugging Face Hub "
-            f"download failed ({type(err).__name__}: {_one_line(err)}); {_LOCAL_HINT}"
-        ) from err
+    return resolve_directory(name, what="checkpoint", files=HUB_FILES, local_hint=_LOCAL_HINT)
 
 
 def read_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], Path]:
@@ -99,7 +71,7 @@ def read_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], Path]:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # each format fails in its own way on a truncated or corrupt file
         raise CheckpointError(
-            f"{path}: cannot read the weights ({type(err).__name__}: {_one_line(err)}); "
+            f"{path}: cannot read the weights ({type(err).__name__}: {one_line(err)}); "
             "the file may be truncated or corrupt: download it again"
         ) from err
     if not isinstance(state, Mapping) or not all(isinstance(t, torch.Tensor) for t in state.values()):
