@@ -11,21 +11,13 @@ import pytest
 import torch
 import transformers
 from safetensors.torch import load_file
+from tiny_config import TINY
 
 from splinter import SplinterConfig, SplinterForPreTraining, SplinterForQuestionAnswering, SplinterModel
 from splinter.errors import CheckpointError, ConfigError
 from splinter.hub import HUB_ID
 from splinter.model import minilm
 
-TINY = dict(
-    vocab_size=128,
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=37,
-    max_position_embeddings=64,
-    initializer_range=0.2,
-)
 ATOL = 1e-5
 HEAD_KEYS = 18  # 4 transforms × (dense + LayerNorm) × (weight + bias) + 2 bias-free classifiers
 

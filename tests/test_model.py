@@ -12,21 +12,13 @@ import math
 import pytest
 import torch
 import transformers
+from tiny_config import TINY
 
 from splinter import SplinterConfig, SplinterForPreTraining, SplinterForQuestionAnswering, SplinterModel
 from splinter.errors import CheckpointError, ConfigError
 from splinter.model.config import HIDDEN_ACTS
 from splinter.model.encoder import ACTIVATIONS
 
-TINY = dict(
-    vocab_size=128,
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=37,
-    max_position_embeddings=64,
-    initializer_range=0.2,
-)
 QUESTION = 104
 ATOL = 1e-5
 
