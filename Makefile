@@ -37,7 +37,7 @@ report: $(STAMP)  ## aggregate a sweep into tables + plot: make report DIR=multi
 lint: $(STAMP)  ## ruff check
 	$(PY) -m ruff check splinter tests bench train.py evaluate.py
 
-bench: $(STAMP)  ## splinter vs transformers speed/memory table (~10 min; ARGS=--quick: ~3 min)
+bench: $(STAMP)  ## splinter vs transformers speed/memory table (5-10 min; ARGS=--quick: ~2 min)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled $(PY) bench/run.py $(ARGS)
 
 clean:  ## remove .venv and caches

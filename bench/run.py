@@ -57,7 +57,7 @@ def worker_main(name: str, params: str) -> None:
 # ---------------------------------------------------------------------------------------------- plan
 
 def settings(quick: bool) -> dict:
-    """Step counts and sizes; --quick keeps every comparison but fewer repetitions (≈3 min on 2 cores)."""
+    """Step counts and sizes; --quick keeps every comparison but fewer repetitions (≈2 min on 2 cores)."""
     if quick:
         return {"train_rounds": 1, "train_steps": 3, "warmup": 1, "eval_questions": 200, "eval_warm": False,
                 "decode_questions": 1000, "decode_repeats": 3, "ref_decode_repeats": 1,
@@ -283,6 +283,7 @@ def format_table(s: dict, machine: dict) -> str:
     if peak:
         rows.append(("fp32 matmul peak (max of start/end)", f"{peak:.1f} GF/s",
                      " / ".join(f"{p:.0f}" for p in s["peak_gflops_all"]), "", ""))
+
     widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
     lines = [f"machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs | {machine['device']} | "
              f"torch threads {machine['threads']} | OMP_WAIT_POLICY {machine.get('omp_wait_policy')}"]
@@ -294,6 +295,9 @@ def format_table(s: dict, machine: dict) -> str:
         lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
+    if peak and min(s["peak_gflops_all"]) < 0.8 * peak:
+        lines.append("WARNING: the matmul peak changed during the run (other processes took CPU): the numbers "
+                     "measured after that are low; the timestamps above show when.")
     return "\n".join(lines)
 
 
