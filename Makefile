@@ -3,6 +3,9 @@
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV := .venv
+# OpenMP threads wait passively: on a small shared machine a spinning wait makes torch 10-75x slower
+# whenever another process holds a core (bench/README.md), and it costs nothing on an idle one.
+export OMP_WAIT_POLICY ?= PASSIVE
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 

@@ -29,9 +29,10 @@ def build_optimizer(
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
 ) -> torch.optim.AdamW:
-    # foreach keeps the update to a few fused kernels per step instead of one per tensor
+    # fused: one kernel for the whole update (CPU and CUDA); bench/README.md measured 75 → 17 ms per
+    # MiniLM step on CPU against foreach.
     return torch.optim.AdamW(
-        parameter_groups(model, weight_decay), lr=lr, betas=tuple(betas), eps=eps, foreach=True
+        parameter_groups(model, weight_decay), lr=lr, betas=tuple(betas), eps=eps, fused=True
     )
 
 
