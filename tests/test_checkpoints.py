@@ -11,7 +11,7 @@ import pytest
 import torch
 import transformers
 from safetensors.torch import load_file
-from tiny_config import TINY
+from tiny_config import TINY, perturbed
 
 from splinter import SplinterConfig, SplinterForPreTraining, SplinterForQuestionAnswering, SplinterModel
 from splinter.errors import CheckpointError, ConfigError
@@ -20,15 +20,6 @@ from splinter.model import minilm
 
 ATOL = 1e-5
 HEAD_KEYS = 18  # 4 transforms × (dense + LayerNorm) × (weight + bias) + 2 bias-free classifiers
-
-
-def perturbed(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """All parameters moved off their initial values, so unloaded weights show in the outputs."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.add_(0.1 * torch.randn(param.shape, generator=generator))
-    return model.eval()
 
 
 def inputs() -> dict[str, torch.Tensor]:

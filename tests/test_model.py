@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 import transformers
-from tiny_config import TINY
+from tiny_config import TINY, perturbed
 
 from splinter import SplinterConfig, SplinterForPreTraining, SplinterForQuestionAnswering, SplinterModel
 from splinter.errors import CheckpointError, ConfigError
@@ -21,14 +21,6 @@ from splinter.model.encoder import ACTIVATIONS
 
 QUESTION = 104
 ATOL = 1e-5
-
-
-def perturbed(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.add_(0.1 * torch.randn(param.shape, generator=generator))
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

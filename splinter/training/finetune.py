@@ -92,6 +92,7 @@ def run(cfg: DictConfig) -> dict:
 
     if trainer.is_global_zero:
         module.model.save_pretrained(output_dir / "model", tokenizer=tokenizer)
+        data = datamodule.data_info()  # hashes the data files: once
         results = {
             "model_name": cfg.model.name,
             "checkpoint": cfg.model.checkpoint,
@@ -104,14 +105,14 @@ def run(cfg: DictConfig) -> dict:
             **results,
             "num_questions": metrics["num_questions"],
             "train_file": str(datamodule.train_path),
-            "train_file_sha256": datamodule.data_info()["train_sha256"],
+            "train_file_sha256": data["train_sha256"],
             "eval_file": str(datamodule.eval_path),
             "steps": int(trainer.callback_metrics.get("train/steps", trainer.global_step)),
             "train_seconds": round(train_seconds, 2),
             "eval_seconds": round(metrics["eval_seconds"], 2),
             "wall_seconds": round(time.perf_counter() - started, 2),
             **provenance(),
-            "data": datamodule.data_info(),
+            "data": data,
         }
         write_json(output_dir / "results.json", results)
         print(summary_lines(results, output_dir), flush=True)
