@@ -62,14 +62,12 @@ def paper_number(row: Row, column: Column, metric: str) -> float | None:
 
 def format_cell(cell: Cell | None, metric: str, digits: int = 1, paper: float | None = None) -> str:
     stat = cell.stat(metric) if cell is not None else None
+    failed = f"{len(cell.failed)} failed" if cell is not None and cell.failed else ""
     if stat is None:
-        text = "-"
-    elif stat.std is None:
-        text = f"{stat.mean:.{digits}f} (n=1)"
+        text = f"- ({failed})" if failed else "-"
     else:
-        text = f"{stat.mean:.{digits}f} ± {stat.std:.{digits}f} (n={stat.n})"
-    if cell is not None and cell.failed:
-        text += f" ({len(cell.failed)} failed)"
+        spread = "" if stat.std is None else f" ± {stat.std:.{digits}f}"
+        text = f"{stat.mean:.{digits}f}{spread} (n={stat.n}{', ' + failed if failed else ''})"
     if paper is not None:
         text += f" · paper {paper:.1f}"
         if stat is not None:
