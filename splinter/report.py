@@ -13,7 +13,9 @@ and ``f1`` (0-100), optionally ``eval_dataset``; ``error.json`` marks a failed j
   an F1 cell for which the paper publishes a number also shows it and the difference. Then the failed
   jobs with their reasons and every file not averaged in (another kind of run, a duplicate, an invalid
   file under ``--skip-invalid``). Also printed.
-* ``results.csv``: long format, one line per cell and metric (``CSV_FIELDS``).
+* ``results.csv``: long format, one line per cell and metric (``CSV_FIELDS``; ``overrides`` as
+  ``key=value; ...``, ``n`` 0 and ``mean`` empty for a cell of failed jobs only, ``paper`` always filled
+  where published).
 * ``learning_curve.png``: F1 against the number of training examples (log2 axis), one line per row ×
   dataset; error bars (std over split seeds) only where n > 1, single-seed points labelled n=1.
 
@@ -77,7 +79,7 @@ def format_cell(cell: Cell | None, metric: str, digits: int = 1, paper: float | 
 
 def markdown_table(table: Table, metric: str, digits: int = 1, paper: bool = True) -> str:
     columns = sorted({column for _, column in table})
-    rows = sorted({row for row, _ in table})
+    rows = sorted({row for row, _ in table}, key=Row.sort_key)
     with_overrides = any(row.settings for row in rows)
     header = ["model", *(["overrides"] if with_overrides else []), *(c.label for c in columns)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -86,9 +88,8 @@ def markdown_table(table: Table, metric: str, digits: int = 1, paper: bool = Tru
             format_cell(table.get((row, c)), metric, digits, paper_number(row, c, metric) if paper else None)
             for c in columns
         ]
-        lines.append(
-            "| " + " | ".join([row.model, *([row.overrides] if with_overrides else []), *cells]) + " |"
-        )
+        texts = [row.model, *([row.overrides] if with_overrides else []), *cells]
+        lines.append("| " + " | ".join(text.replace("|", "\\|") for text in texts) + " |")
     return "\n".join(lines)
 
 
@@ -133,7 +134,7 @@ def write_csv(table: Table, path: Path) -> None:
         writer = csv.writer(f)
         writer.writerow(CSV_FIELDS)
         for metric in METRICS:
-            for (row, column), cell in sorted(table.items()):
+            for (row, column), cell in sorted(table.items(), key=lambda kv: (kv[0][0].sort_key(), kv[0][1])):
                 st = cell.stat(metric)
                 paper = paper_number(row, column, metric)
                 writer.writerow(
@@ -172,7 +173,9 @@ def learning_curves(table: Table, metric: str = "f1") -> list[Curve]:
         if st is not None:
             lines[(row, column.dataset, column.eval_dataset)].append((column.shots, st))
     curves = []
-    for (row, dataset, eval_dataset), points in sorted(lines.items()):
+    for (row, dataset, eval_dataset), points in sorted(
+        lines.items(), key=lambda kv: (kv[0][0].sort_key(), kv[0][1:])
+    ):
         data = f"{dataset} → {eval_dataset}" if eval_dataset else dataset
         curves.append(Curve(f"{row.label} / {data}", tuple(sorted(points, key=lambda p: p[0]))))
     return curves

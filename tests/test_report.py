@@ -275,11 +275,11 @@ def tables(md: str) -> tuple[list[str], list[str]]:
 
 
 def test_training_seed_sweep_on_one_split_keeps_both_runs(tmp_path, caplog):
-    # train.py -m seed=1,2 data.seed=42 (and, for seed=1, a second split): a row per training seed,
-    # each averaged over its split seeds; no run dropped, no duplicate warning
-    write_run(tmp_path, "0", {"seed": 1}, split_seed=42, f1=60.0, exact_match=50.0)
+    # train.py -m seed=2,10 data.seed=42 (and, for seed=10, a second split): a row per training seed,
+    # each averaged over its split seeds, in numeric order; no run dropped, no duplicate warning
+    write_run(tmp_path, "0", {"seed": 10}, split_seed=42, f1=60.0, exact_match=50.0)
     write_run(tmp_path, "1", {"seed": 2}, split_seed=42, f1=64.0, exact_match=54.0)
-    write_run(tmp_path, "2", {"seed": 1}, split_seed=43, f1=62.0, exact_match=52.0)
+    write_run(tmp_path, "2", {"seed": 10}, split_seed=43, f1=62.0, exact_match=52.0)
     with caplog.at_level(logging.WARNING, logger="splinter.report"):
         assert main([str(tmp_path), "--no-paper"]) == 0
     assert "duplicate" not in caplog.text
@@ -287,14 +287,14 @@ def test_training_seed_sweep_on_one_split_keeps_both_runs(tmp_path, caplog):
     assert f1 == [
         "| model | overrides | squad / 16 |",
         "|---|---|---|",
-        "| splinter-base | seed=1 | 61.0 ± 1.4 (n=2) |",
         "| splinter-base | seed=2 | 64.0 (n=1) |",
+        "| splinter-base | seed=10 | 61.0 ± 1.4 (n=2) |",
     ]
-    assert em[3] == "| splinter-base | seed=2 | 54.0 (n=1) |"
+    assert em[3] == "| splinter-base | seed=10 | 51.0 ± 1.4 (n=2) |"
     rows = [r for r in read_csv(tmp_path / "results.csv") if r["metric"] == "f1"]
     assert [(r["overrides"], r["n"], r["seeds"]) for r in rows] == [
-        ("seed=1", "2", "42;43"),
         ("seed=2", "1", "42"),
+        ("seed=10", "2", "42;43"),
     ]
 
 
@@ -509,3 +509,17 @@ def test_plot_single_seed_point_has_no_error_bar_and_says_n1(tmp_path):
     assert segments[0][:, 0].tolist() == [16, 16]
     assert segments[0][:, 1].tolist() == pytest.approx([52.0 - 2.828427, 52.0 + 2.828427])
     assert [(t.get_text(), t.xy) for t in ax.texts] == [("n=1", (128, 70.0))]
+
+
+@pytest.mark.slow
+def test_report_over_real_runs_of_two_training_seeds(tmp_path):
+    # the contract with the trainer: results.json and the resolved config.yaml it writes
+    from tests.run_helpers import run_train
+
+    sweep = tmp_path / "multirun"
+    for seed in (1, 2):
+        run_train(sweep / f"{seed - 1}-tiny-squad-16shots-split42", f"seed={seed}", "task.max_steps=2")
+    assert main([str(sweep), "--no-paper"]) == 0
+    f1, _ = tables((sweep / "results.md").read_text(encoding="utf-8"))
+    assert [line.split(" | ")[:2] for line in f1[2:]] == [["| tiny", "seed=1"], ["| tiny", "seed=2"]]
+    assert all(line.endswith("(n=1) |") for line in f1[2:])

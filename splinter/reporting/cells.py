@@ -54,6 +54,17 @@ class Row:
     def label(self) -> str:
         return f"{self.model} [{self.overrides}]" if self.settings else self.model
 
+    def sort_key(self) -> tuple:
+        """Model, then values, numbers by value (seed=2 before seed=10)."""
+
+        def value(text: str) -> tuple:
+            try:
+                return (0, float(text), "")
+            except ValueError:
+                return (1, 0.0, text)
+
+        return (self.model, tuple((key, value(text)) for key, text in self.settings))
+
 
 @dataclass(frozen=True)
 class Stat:

@@ -240,8 +240,8 @@ def load_run(path: Path) -> Run:
     settings = load_settings(path.parent)
     if settings.source is None:
         # no config beside it: what results.json itself records is all that tells runs apart
-        known = {"seed": data.get("seed"), "model.checkpoint": data.get("checkpoint")}
-        settings = Settings({k: _text(v) for k, v in known.items() if k in data or v is not None})
+        recorded = {"seed": "seed", "model.checkpoint": "checkpoint"}  # config key → results.json key
+        settings = Settings({key: _text(data[name]) for key, name in recorded.items() if name in data})
     return Run(
         model=_as_str(path, data, "model_name"),
         dataset=dataset,
@@ -295,7 +295,12 @@ def read_sweep(root: Path, skip_invalid: bool = False) -> Sweep:
     if not root.is_dir():
         raise SplinterError(f"{root}: not a directory")
     result_files = sorted(root.rglob(RESULTS_FILE))
-    error_files = sorted(p for p in root.rglob(ERROR_FILE) if not (p.parent / RESULTS_FILE).exists())
+    error_files = []
+    for path in sorted(root.rglob(ERROR_FILE)):
+        if (path.parent / RESULTS_FILE).exists():
+            log.info("ignoring %s: the job finished later (%s beside it)", path, RESULTS_FILE)
+        else:
+            error_files.append(path)
     if not result_files and not error_files:
         raise SplinterError(f"{root}: no {RESULTS_FILE} found")
     sweep = Sweep()
