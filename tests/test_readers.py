@@ -303,3 +303,84 @@ def test_format_is_sniffed_when_the_suffix_says_nothing(cache, tmp_path):
     assert read_examples(squad, training=True, cache_dir=cache)[1].total == 80
     with pytest.raises(DataError, match=r"notes\.md:1: unknown format"):
         read_examples(other, training=True, cache_dir=cache)
+
+
+# ------------------------------------------------------------------------------------------ real files
+
+
+def _split16_lines() -> list[bytes]:
+    return SPLIT16.read_bytes().splitlines(keepends=True)
+
+
+def test_mrqa_with_bom_crlf_and_integer_ids(cache, tmp_path):
+    lines = [json.loads(line) for line in _split16_lines()]
+    lines[1]["qas"][0]["id"] = 123  # a JSON number, as some public SQuAD-format sets have
+    lines[2]["qas"][0]["id"] = 0  # falsy, still an id
+    path = tmp_path / "windows-made.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b"".join(json.dumps(o).encode() + b"\r\n" for o in lines))
+    examples, summary = read_examples(path, training=True, cache_dir=cache)
+    original, _ = read_examples(SPLIT16, training=True, cache_dir=cache)
+    assert summary.kept == summary.total == 16 and summary.skipped == {}
+    assert examples["id"][:3] == ["123", "0", original["id"][2]]
+    assert examples.remove_columns("id").to_dict() == original.remove_columns("id").to_dict()
+
+
+def test_squad_json_with_bom_crlf_and_integer_ids(cache, tmp_path):
+    raw = json.loads(SQUAD_V1.read_text(encoding="utf-8"))
+    raw["data"][0]["paragraphs"][0]["qas"][0]["id"] = 123
+    path = tmp_path / "windows-made.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(raw, indent=1, ensure_ascii=False).replace("\n", "\r\n").encode())
+    examples, summary = read_examples(path, training=True, cache_dir=cache)
+    original, _ = read_examples(SQUAD_V1, training=True, cache_dir=cache)
+    assert summary.kept == summary.total == 80
+    assert examples[0]["id"] == "123" and examples["id"][1:] == original["id"][1:]
+    assert examples.remove_columns("id").to_dict() == original.remove_columns("id").to_dict()
+
+
+@pytest.mark.parametrize("bad_id", [1.5, True, ""])
+def test_an_id_that_is_neither_string_nor_integer_is_an_error(cache, tmp_path, bad_id):
+    lines = [json.loads(line) for line in _split16_lines()]
+    lines[2]["qas"][0]["id"] = bad_id
+    lines[2]["qas"][0].pop("qid", None)
+    path = tmp_path / "bad-id.jsonl"
+    path.write_text("".join(json.dumps(o) + "\n" for o in lines), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_examples(path, training=True, cache_dir=cache)
+    assert str(info.value) == (f"{path}:3: qas[0]: field 'id' should be a non-empty string or an integer, "
+                               f"got {bad_id!r}")
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_a_non_utf8_byte_is_reported_on_its_line(cache, tmp_path, suffix):
+    lines = _split16_lines()  # ~3.5 kB a line: line 12 is far past the first 8 kB decoding chunk
+    context_at = lines[11].index(b'"context": "') + len(b'"context": "')
+    lines[11] = lines[11][:context_at + 4] + b"\xe9" + lines[11][context_at + 4:]  # Latin-1 "é"
+    path = tmp_path / f"latin1{suffix}"
+    data = b"".join(lines)
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    with pytest.raises(DataError) as info:
+        read_examples(path, training=True, cache_dir=cache)
+    column = len(lines[11][:context_at + 4].decode("utf-8")) + 1
+    assert str(info.value) == f"{path}:12: not UTF-8: byte 0xe9 at column {column}"
+
+
+def test_a_non_utf8_byte_in_squad_json_is_reported_on_its_line(cache, tmp_path):
+    text = json.dumps(json.loads(SQUAD_V1.read_text(encoding="utf-8")), indent=1, ensure_ascii=False)
+    lines = text.encode("utf-8").splitlines(keepends=True)
+    n = next(i for i, line in enumerate(lines) if i > 300 and line.lstrip().startswith(b'"question": "'))
+    lines[n] = lines[n].replace(b'"question": "', b'"question": "\xff', 1)
+    path = tmp_path / "bad-byte.json"
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(DataError) as info:
+        read_examples(path, training=True, cache_dir=cache)
+    column = lines[n].index(b"\xff") + 1  # the line is ASCII before the byte
+    assert str(info.value) == f"{path}:{n + 1}: not UTF-8: byte 0xff at column {column}"
+
+
+def test_hub_integer_ids_become_strings(cache, monkeypatch):
+    rows = {"id": [7, 8], "title": ["t", "t"], "context": ["Paris is in France."] * 2,
+            "question": ["Where is Paris?", "Which country?"],
+            "answers": [{"text": ["France"], "answer_start": [12]}] * 2}
+    monkeypatch.setattr("datasets.load_dataset", lambda name, split=None, cache_dir=None: Dataset.from_dict(rows))
+    examples, summary = read_examples("int_ids", training=True, cache_dir=cache)
+    assert examples["id"] == ["7", "8"] and summary.kept == 2

@@ -306,9 +306,8 @@ def _mrqa_rows(path: Path, training: bool) -> Iterator[dict]:
             where = f"qas[{k}]: "
             if not isinstance(qa, dict):
                 raise DataError(path, f"{where}expected an object", lineno)
-            qid = _question_id(qa.get("id")) or _question_id(qa.get("qid"))
-            if qid is None:
-                raise DataError(path, f"{where}missing field 'id' (a string or an integer)", lineno)
+            key = "id" if qa.get("id") not in (None, "") or "qid" not in qa else "qid"
+            qid = _question_id(qa, key, path, lineno, where)
             question = _need(qa, "question", str, path, lineno, where)
             gold = _need(qa, "answers", list, path, lineno, where)
             detected = _need(qa, "detected_answers", list, path, lineno, where)
@@ -323,11 +322,16 @@ def _mrqa_rows(path: Path, training: bool) -> Iterator[dict]:
         raise DataError(path, "no contexts: the file has only a header", 1)
 
 
-def _question_id(value) -> str | None:
-    """The id as a string: integers are accepted (123 → "123"); None for anything else or ""."""
+def _question_id(qa, key: str, path, line, where: str) -> str:
+    """qa[key] as a string id: integers are accepted (123 → "123"), anything else but a string is an error."""
+    if not isinstance(qa, dict) or key not in qa:
+        raise DataError(path, f"{where}missing field '{key}'", line)
+    value = qa[key]
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return value if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        raise DataError(path, f"{where}field '{key}' should be a non-empty string or an integer, got {value!r}", line)
+    return value
 
 
 def _mrqa_spans(context: str, detected: list, path, lineno, where) -> tuple[list, list]:
@@ -405,9 +409,7 @@ def _squad_rows(path: Path, training: bool) -> Iterator[dict]:
             contexts += 1
             for q, qa in enumerate(qas):
                 here = f"{where}.qas[{q}]: "
-                qid = _question_id(_need(qa, "id", (str, int), path, None, here))
-                if qid is None:
-                    raise DataError(path, f"{here}field 'id' should be a non-empty string or an integer", None)
+                qid = _question_id(qa, "id", path, None, here)
                 question = _need(qa, "question", str, path, None, here)
                 impossible = bool(qa.get("is_impossible", False))
                 answers = qa.get("answers")
