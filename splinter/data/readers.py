@@ -306,7 +306,7 @@ def _mrqa_rows(path: Path, training: bool) -> Iterator[dict]:
             where = f"qas[{k}]: "
             if not isinstance(qa, dict):
                 raise DataError(path, f"{where}expected an object", lineno)
-            key = "id" if qa.get("id") not in (None, "") or "qid" not in qa else "qid"
+            key = "qid" if qa.get("id") in (None, "") and "qid" in qa else "id"  # MRQA has both
             qid = _question_id(qa, key, path, lineno, where)
             question = _need(qa, "question", str, path, lineno, where)
             gold = _need(qa, "answers", list, path, lineno, where)
