@@ -16,6 +16,8 @@ up in the vocabulary). Parity with transformers is pinned by tests/test_tokenize
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 import re
 from pathlib import Path
@@ -37,6 +39,7 @@ BERT_SPECIAL_TOKENS = {
     "cls_token": "[CLS]",
     "mask_token": "[MASK]",
 }
+_BROKEN = "the tokenizer file is damaged: restore or re-download it"
 _TOKENIZER_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
 
 
@@ -162,37 +165,74 @@ def _read_directory(directory: Path) -> tuple[dict[str, int], dict]:
         raise CheckpointError(f"tokenizer directory {directory} has neither vocab.txt nor tokenizer.json")
     config_file = directory / "tokenizer_config.json"
     if config_file.is_file():
-        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config = _read_json(config_file)
         # tokenizer_config.json wins over tokenizer.json, as in transformers; a null strip_accents is a
         # real value there ("follow do_lower_case"), a null do_lower_case is not.
+        for key in ("do_lower_case", "tokenize_chinese_chars", "strip_accents"):
+            if key in config and not isinstance(config[key], (bool, type(None))):
+                raise CheckpointError(f"{config_file}: '{key}' should be true, false or null, got {config[key]!r}")
         for key in ("do_lower_case", "tokenize_chinese_chars"):
             if config.get(key) is not None:
-                settings[key] = bool(config[key])
+                settings[key] = config[key]
         if "strip_accents" in config:
             settings["strip_accents"] = config["strip_accents"]
     return vocab, settings
 
 
+def _read_json(path: Path) -> dict:
+    """A tokenizer file's JSON object; anything else is one line naming the file (and line)."""
+    raw = _read_bytes(path)
+    try:
+        data = json.loads(raw.removeprefix(codecs.BOM_UTF8).decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"{path}:{_line_of(raw, e.start)}: not UTF-8; {_BROKEN}") from None
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}:{e.lineno}: malformed JSON: {e.msg} (column {e.colno}); {_BROKEN}") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(data).__name__}; {_BROKEN}")
+    return data
+
+
 def _read_vocab_txt(path: Path) -> dict[str, int]:
-    # Same reading as transformers' load_vocab: one token per line, line number = id.
-    with open(path, encoding="utf-8") as reader:
-        return {line.rstrip("\n"): index for index, line in enumerate(reader.readlines())}
+    raw = _read_bytes(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"{path}:{_line_of(raw, e.start)}: not UTF-8; {_BROKEN}") from None
+    # Same reading as transformers' load_vocab (text mode, readlines): one token per line, line number = id.
+    lines = io.StringIO(text, newline=None).readlines()
+    return {line.rstrip("\n"): index for index, line in enumerate(lines)}
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+def _line_of(raw: bytes, position: int) -> int:
+    return raw.count(b"\n", 0, position) + 1
 
 
 def _settings_from_tokenizer_json(path: Path) -> tuple[dict[str, int], dict]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = _read_json(path)
     model = data.get("model") or {}
-    if model.get("type") != "WordPiece":
-        raise CheckpointError(f"{path}: expected a WordPiece (BERT) tokenizer, found {model.get('type')}")
+    if not isinstance(model, dict) or model.get("type") != "WordPiece":
+        found = model.get("type") if isinstance(model, dict) else type(model).__name__
+        raise CheckpointError(f"{path}: expected a WordPiece (BERT) tokenizer, found {found}")
+    vocab = model.get("vocab")
+    if not isinstance(vocab, dict) or not all(isinstance(i, int) and not isinstance(i, bool) for i in vocab.values()):
+        raise CheckpointError(f"{path}: 'model.vocab' should map tokens to integer ids; {_BROKEN}")
     normalizer = data.get("normalizer") or {}
     settings = {}
-    if normalizer.get("type") == "BertNormalizer":
+    if isinstance(normalizer, dict) and normalizer.get("type") == "BertNormalizer":
         settings = {
             "do_lower_case": bool(normalizer.get("lowercase", True)),
             "strip_accents": normalizer.get("strip_accents"),
             "tokenize_chinese_chars": bool(normalizer.get("handle_chinese_chars", True)),
         }
-    return dict(model["vocab"]), settings
+    return dict(vocab), settings
 
 
 def _with_question_token(vocab: dict[str, int], source: str) -> dict[str, int]:

@@ -11,7 +11,16 @@ import pytest
 from datasets import Dataset
 
 from splinter.data import readers
-from splinter.data.examples import FEATURES, DataSummary
+from splinter.data.examples import (
+    FEATURES,
+    NOTE_NOT_LOCATED,
+    NOTE_OTHER_TEXT_DROPPED,
+    NOTE_OTHER_TEXT_MOVED,
+    NOTE_SPAN_DROPPED,
+    NOTE_TEXT_NORMALISED,
+    SKIP_OTHER_TEXT,
+    DataSummary,
+)
 from splinter.data.readers import read_examples
 from splinter.errors import DataError, SplinterError
 
@@ -75,24 +84,71 @@ def test_mrqa_dev_gzip_gold_answers_and_all_detected_spans(cache):
     # MRQA normalised this detected text to "The Broncos"; the context slice at its span is "Broncos"
     lead = by_id["56be4eafacb8001400a50304"]
     assert lead["answer_texts"] == ["Broncos"] and lead["gold_answers"] == ["Broncos", "The Broncos", "Broncos"]
-    assert summary.notes == {"detected answer text differs from its context slice (slice used)": 1}
+    assert summary.notes == {NOTE_TEXT_NORMALISED: 1}
     assert all(_located(e) for e in examples)
 
 
 def test_recoverable_problems_are_counted_not_silent(cache):
     train, summary = read_examples(RECOVERABLE, training=True, cache_dir=cache)
     assert str(summary) == (
-        "mrqa_recoverable.jsonl: kept 4 / 7 questions: 1 answer not found in context, 1 duplicate question id, "
-        "1 empty question or context; adjusted: 2 answer span out of range or empty (span dropped), "
-        "1 detected answer text differs from its context slice (slice used)"
+        "mrqa_recoverable.jsonl: kept 7 / 11 questions: 1 answer not found in context, "
+        "1 answer span points at other text, answer text not in context, 1 duplicate question id, "
+        "1 empty question or context; adjusted: "
+        "2 answer span differs from its text only in case, articles, punctuation or spacing (slice used), "
+        "2 answer span out of range or empty (span dropped), "
+        "1 answer span points at other text (moved to the answer text), "
+        "2 answer span points at other text, answer text not in context (span dropped)"
     )
-    assert list(train["id"]) == ["ok", "differs", "one-bad-span", "no-gold"]
+    assert list(train["id"]) == ["ok", "differs", "one-bad-span", "no-gold", "case-only", "moved", "other-then-ok"]
     assert train[1]["answer_texts"] == ["Broncos"] and train[2]["answer_texts"] == ["Denver Broncos"]
     evaluation, summary = read_examples(RECOVERABLE, training=False, cache_dir=cache)
     assert summary.skipped == {"duplicate question id": 1, "empty question or context": 1, "no gold answers": 1}
-    assert summary.notes["no answer located in context (question kept for scoring only)"] == 1
-    assert list(evaluation["id"]) == ["ok", "differs", "out-of-range", "one-bad-span"]
+    assert summary.notes[NOTE_NOT_LOCATED] == 2  # out-of-range and other-absent: scored, never labelled
+    assert list(evaluation["id"]) == ["ok", "differs", "out-of-range", "one-bad-span", "case-only", "moved",
+                                      "other-absent", "other-then-ok"]
     assert evaluation[2]["answer_texts"] == [] and evaluation[2]["gold_answers"] == ["Carolina Panthers"]
+
+
+def test_span_on_other_text_is_moved_or_dropped_and_counted_apart_from_normalisation(cache):
+    # c1 of the fixture: four questions whose spans all cover "Denver Broncos" (177-190) or
+    # "Carolina Panthers" (249-265), with detected texts that agree or not.
+    train, summary = read_examples(RECOVERABLE, training=True, cache_dir=cache)
+    by_id = {e["id"]: e for e in train}
+    # case and a trailing full stop only ("denver broncos."): the context slice is the label
+    assert (by_id["case-only"]["answer_texts"], by_id["case-only"]["answer_starts"]) == (["Denver Broncos"], [177])
+    # the span covers "Denver Broncos", the text is "Carolina Panthers": the label moves to the text
+    assert (by_id["moved"]["answer_texts"], by_id["moved"]["answer_starts"]) == (["Carolina Panthers"], [249])
+    # first detected answer: "Seattle Seahawks" over "Carolina Panthers", absent: dropped, the second is the label
+    assert (by_id["other-then-ok"]["answer_texts"], by_id["other-then-ok"]["answer_starts"]) == (
+        ["Denver Broncos"], [177])
+    # its only span is other text and "Seattle Seahawks" is nowhere: not a training question
+    assert "other-absent" not in by_id and summary.skipped[SKIP_OTHER_TEXT] == 1
+    assert summary.notes[NOTE_TEXT_NORMALISED] == 2  # "differs" (The Broncos) and "case-only"
+    assert summary.notes[NOTE_OTHER_TEXT_MOVED] == 1 and summary.notes[NOTE_OTHER_TEXT_DROPPED] == 2
+    assert summary.notes[NOTE_SPAN_DROPPED] == 2  # out of range: counted apart from both
+    assert all(_located(e) for e in train)
+    # evaluation: same counts, gold answers stay the annotated texts, the unlocated question is scored
+    evaluation, summary = read_examples(RECOVERABLE, training=False, cache_dir=cache)
+    by_id = {e["id"]: e for e in evaluation}
+    assert summary.notes[NOTE_OTHER_TEXT_MOVED] == 1 and summary.notes[NOTE_OTHER_TEXT_DROPPED] == 2
+    assert summary.notes[NOTE_TEXT_NORMALISED] == 2
+    assert by_id["other-absent"]["answer_texts"] == [] and by_id["other-absent"]["gold_answers"] == ["Seattle Seahawks"]
+    assert by_id["moved"]["answer_texts"] == ["Carolina Panthers"] and by_id["moved"]["gold_answers"] == [
+        "Carolina Panthers"]
+
+
+def test_squad_answer_start_on_a_normalised_variant_keeps_the_slice(cache, tmp_path):
+    # "denver broncos" at the Broncos' answer_start: the same span in another case, not another place
+    raw = json.loads(SQUAD_V1.read_text(encoding="utf-8"))
+    qa = raw["data"][0]["paragraphs"][0]["qas"][0]
+    assert (qa["answers"][0]["text"], qa["answers"][0]["answer_start"]) == ("Denver Broncos", 177)
+    qa["answers"] = [{"text": "denver broncos", "answer_start": 177}]
+    path = tmp_path / "lower.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    examples, summary = read_examples(path, training=False, cache_dir=cache)
+    assert summary.notes == {NOTE_TEXT_NORMALISED: 1}
+    assert (examples[0]["answer_texts"], examples[0]["answer_starts"]) == (["Denver Broncos"], [177])
+    assert examples[0]["gold_answers"] == ["denver broncos"]  # the reference is the annotation
 
 
 # ------------------------------------------------------------------------------------------ SQuAD
@@ -162,8 +218,9 @@ def test_fatal_errors_name_file_and_line(cache, name, where, message):
 def test_missing_file_folder_and_offline_hub_name(cache, tmp_path):
     with pytest.raises(DataError, match=r"nope\.jsonl: file not found"):
         read_examples(tmp_path / "nope.jsonl", training=True, cache_dir=cache)
-    with pytest.raises(DataError, match="is a folder"):
+    with pytest.raises(DataError) as info:
         read_examples(tmp_path, training=True, cache_dir=cache)
+    assert str(info.value) == f"{tmp_path}: is a directory, not a data file"
     with pytest.raises(SplinterError) as info:  # conftest sets HF_DATASETS_OFFLINE=1
         read_examples("squad", training=True, cache_dir=cache)
     assert str(info.value).startswith("squad: ") and "\n" not in str(info.value)
@@ -246,3 +303,84 @@ def test_format_is_sniffed_when_the_suffix_says_nothing(cache, tmp_path):
     assert read_examples(squad, training=True, cache_dir=cache)[1].total == 80
     with pytest.raises(DataError, match=r"notes\.md:1: unknown format"):
         read_examples(other, training=True, cache_dir=cache)
+
+
+# ------------------------------------------------------------------------------------------ real files
+
+
+def _split16_lines() -> list[bytes]:
+    return SPLIT16.read_bytes().splitlines(keepends=True)
+
+
+def test_mrqa_with_bom_crlf_and_integer_ids(cache, tmp_path):
+    lines = [json.loads(line) for line in _split16_lines()]
+    lines[1]["qas"][0]["id"] = 123  # a JSON number, as some public SQuAD-format sets have
+    lines[2]["qas"][0]["id"] = 0  # falsy, still an id
+    path = tmp_path / "windows-made.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b"".join(json.dumps(o).encode() + b"\r\n" for o in lines))
+    examples, summary = read_examples(path, training=True, cache_dir=cache)
+    original, _ = read_examples(SPLIT16, training=True, cache_dir=cache)
+    assert summary.kept == summary.total == 16 and summary.skipped == {}
+    assert examples["id"][:3] == ["123", "0", original["id"][2]]
+    assert examples.remove_columns("id").to_dict() == original.remove_columns("id").to_dict()
+
+
+def test_squad_json_with_bom_crlf_and_integer_ids(cache, tmp_path):
+    raw = json.loads(SQUAD_V1.read_text(encoding="utf-8"))
+    raw["data"][0]["paragraphs"][0]["qas"][0]["id"] = 123
+    path = tmp_path / "windows-made.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(raw, indent=1, ensure_ascii=False).replace("\n", "\r\n").encode())
+    examples, summary = read_examples(path, training=True, cache_dir=cache)
+    original, _ = read_examples(SQUAD_V1, training=True, cache_dir=cache)
+    assert summary.kept == summary.total == 80
+    assert examples[0]["id"] == "123" and examples["id"][1:] == original["id"][1:]
+    assert examples.remove_columns("id").to_dict() == original.remove_columns("id").to_dict()
+
+
+@pytest.mark.parametrize("bad_id", [1.5, True, ""])
+def test_an_id_that_is_neither_string_nor_integer_is_an_error(cache, tmp_path, bad_id):
+    lines = [json.loads(line) for line in _split16_lines()]
+    lines[2]["qas"][0]["id"] = bad_id
+    lines[2]["qas"][0].pop("qid", None)
+    path = tmp_path / "bad-id.jsonl"
+    path.write_text("".join(json.dumps(o) + "\n" for o in lines), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_examples(path, training=True, cache_dir=cache)
+    assert str(info.value) == (f"{path}:3: qas[0]: field 'id' should be a non-empty string or an integer, "
+                               f"got {bad_id!r}")
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_a_non_utf8_byte_is_reported_on_its_line(cache, tmp_path, suffix):
+    lines = _split16_lines()  # ~3.5 kB a line: line 12 is far past the first 8 kB decoding chunk
+    context_at = lines[11].index(b'"context": "') + len(b'"context": "')
+    lines[11] = lines[11][:context_at + 4] + b"\xe9" + lines[11][context_at + 4:]  # Latin-1 "é"
+    path = tmp_path / f"latin1{suffix}"
+    data = b"".join(lines)
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    with pytest.raises(DataError) as info:
+        read_examples(path, training=True, cache_dir=cache)
+    column = len(lines[11][:context_at + 4].decode("utf-8")) + 1
+    assert str(info.value) == f"{path}:12: not UTF-8: byte 0xe9 at column {column}"
+
+
+def test_a_non_utf8_byte_in_squad_json_is_reported_on_its_line(cache, tmp_path):
+    text = json.dumps(json.loads(SQUAD_V1.read_text(encoding="utf-8")), indent=1, ensure_ascii=False)
+    lines = text.encode("utf-8").splitlines(keepends=True)
+    n = next(i for i, line in enumerate(lines) if i > 300 and line.lstrip().startswith(b'"question": "'))
+    lines[n] = lines[n].replace(b'"question": "', b'"question": "\xff', 1)
+    path = tmp_path / "bad-byte.json"
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(DataError) as info:
+        read_examples(path, training=True, cache_dir=cache)
+    column = lines[n].index(b"\xff") + 1  # the line is ASCII before the byte
+    assert str(info.value) == f"{path}:{n + 1}: not UTF-8: byte 0xff at column {column}"
+
+
+def test_hub_integer_ids_become_strings(cache, monkeypatch):
+    rows = {"id": [7, 8], "title": ["t", "t"], "context": ["Paris is in France."] * 2,
+            "question": ["Where is Paris?", "Which country?"],
+            "answers": [{"text": ["France"], "answer_start": [12]}] * 2}
+    monkeypatch.setattr("datasets.load_dataset", lambda name, split=None, cache_dir=None: Dataset.from_dict(rows))
+    examples, summary = read_examples("int_ids", training=True, cache_dir=cache)
+    assert examples["id"] == ["7", "8"] and summary.kept == 2

@@ -219,3 +219,40 @@ def test_missing_directory_and_unrenameable_vocab(tmp_path):
     tokens[104] = "word"  # a real entry must never be renamed to [QUESTION]
     with pytest.raises(CheckpointError, match="104"):
         load_tokenizer(_write_dir(tmp_path / "bad", tokens, False))
+
+
+BROKEN = "the tokenizer file is damaged: restore or re-download it"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("tokenizer_config.json", b'{"do_lower_case": true,\n "model_max_length": }',
+         f":2: malformed JSON: Expecting value (column 22); {BROKEN}"),
+        ("tokenizer_config.json", b"", f":1: malformed JSON: Expecting value (column 1); {BROKEN}"),
+        ("tokenizer_config.json", b'["do_lower_case"]', f": expected a JSON object, got list; {BROKEN}"),
+        ("tokenizer_config.json", b'{"do_lower_case": "false"}', ": 'do_lower_case' should be true, false or null, "
+         "got 'false'"),
+        ("tokenizer_config.json", b'{\n"do_lower_case": "caf\xe9"}', f":2: not UTF-8; {BROKEN}"),
+        ("tokenizer.json", b'{"model": {"type": "WordPiece", "vocab": {"a": 0,', ":1: malformed JSON: "
+         f"Expecting property name enclosed in double quotes (column 50); {BROKEN}"),
+        ("tokenizer.json", b'{"model": {"type": "WordPiece", "vocab": ["a", "b"]}}',
+         f": 'model.vocab' should map tokens to integer ids; {BROKEN}"),
+        ("tokenizer.json", b'{"model": "WordPiece"}', ": expected a WordPiece (BERT) tokenizer, found str"),
+        ("vocab.txt", b"[PAD]\n[UNK]\n\xff\n", f":3: not UTF-8; {BROKEN}"),
+    ],
+)
+def test_a_damaged_tokenizer_file_is_one_line_naming_it(tmp_path, name, content, message):
+    directory = _write_dir(tmp_path / "tok", _vocab_tokens(), True)
+    if name == "tokenizer.json":
+        (directory / "vocab.txt").unlink()  # tokenizer.json is then the vocabulary
+    (directory / name).write_bytes(content)
+    with pytest.raises(CheckpointError) as info:
+        load_tokenizer(directory)
+    assert str(info.value) == f"{directory / name}{message}"
+
+
+def test_a_tokenizer_config_with_bom_and_crlf_loads(tmp_path):
+    directory = _write_dir(tmp_path / "tok", _vocab_tokens(), None)
+    (directory / "tokenizer_config.json").write_bytes(b'\xef\xbb\xbf{\r\n"do_lower_case": false\r\n}\r\n')
+    assert load_tokenizer(directory).encode("Hello").tokens[1] == "Hello"  # cased, as the config says

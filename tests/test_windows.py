@@ -8,11 +8,13 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 from datasets import Dataset, load_from_disk
 
 from splinter.data import windows as windows_module
 from splinter.data.windows import WindowSettings, build_windows, max_context_flags, window_spans
 from splinter.errors import ConfigError, DataError
+from splinter.spans import best_answers
 from splinter.tokenizer import QUESTION_TOKEN, load_tokenizer
 
 SMALL = WindowSettings(max_seq_length=48, doc_stride=16, max_query_length=12)
@@ -261,3 +263,31 @@ def test_padding_tokenizer_is_refused(tok):
     padded.enable_padding(length=128)
     with pytest.raises(ConfigError, match="padding"):
         build_windows(make_examples(), padded, SMALL, training=True)
+
+
+@pytest.mark.parametrize(
+    ("context", "answer"),
+    [
+        ("The prize went to Jose\u0301 Saramago in 1998.", "Jose\u0301"),  # decomposed é mid-sentence
+        ("The prize went to Jose\u0301", "Jose\u0301"),  # at the very end of the context
+        ("She said cafe\u0301\u0301, twice.", "cafe\u0301\u0301"),  # two marks in a row
+        ("The prize went to José Saramago.", "José"),  # precomposed: already covered by the token
+    ],
+)
+def test_an_answer_ending_in_a_combining_mark_decodes_to_itself(tok, context, answer):
+    # The uncased tokenizer strips accents: without extension the token's span ends before U+0301 and the
+    # best possible prediction would be "Jose", never matching the answer exactly.
+    examples = make_examples([("Who?", context, answer)])
+    train = build_windows(examples, tok, WindowSettings(), training=True)
+    evaluation = build_windows(examples, tok, WindowSettings(), training=False)
+    starts, ends = torch.tensor(train["start_position"]), torch.tensor(train["end_position"])
+    assert starts.tolist() != [0]  # the answer is labelled
+    predicted = best_answers(evaluation["example_id"], torch.zeros(len(starts)), starts, ends,
+                             evaluation["offsets"], {"q0": context})
+    assert predicted == {"q0": answer}
+
+
+def test_combining_marks_extend_a_token_only_up_to_the_next_token(tok):
+    text = "a .\u0301 b Jose\u0301"
+    offsets = windows_module.context_offsets(tok.encode(text, add_special_tokens=False), text)
+    assert [text[s:e] for s, e in offsets.tolist()] == ["a", ".\u0301", "b", "Jose\u0301"]

@@ -318,6 +318,8 @@ def _existing_or_name(value, key: str) -> Path | str:
     path = Path(str(value)).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():
+        raise ConfigError(key, f"{path} is a directory, not a data file")
     if looks_like_path(str(value)):
         raise ConfigError(key, f"file not found: {path}")
     return str(value)  # read_examples treats it as a datasets hub name

@@ -39,9 +39,15 @@ SKIP_UNANSWERABLE = "unanswerable (SQuAD 2.0)"
 SKIP_NO_GOLD = "no gold answers"
 SKIP_DUPLICATE_ID = "duplicate question id"
 SKIP_EMPTY = "empty question or context"
+SKIP_OTHER_TEXT = "answer span points at other text, answer text not in context"
 
 # What was adjusted in a kept question, counted per answer span (keys of DataSummary.notes).
-NOTE_TEXT_DIFFERS = "detected answer text differs from its context slice (slice used)"
+# A span whose context slice differs from its answer text only as SQuAD's answer normalisation
+# (case, articles, punctuation, whitespace) is harmless MRQA noise (its "The Broncos" for "Broncos");
+# a slice that is other text is a wrong label: it is moved to the answer text or dropped.
+NOTE_TEXT_NORMALISED = "answer span differs from its text only in case, articles, punctuation or spacing (slice used)"
+NOTE_OTHER_TEXT_MOVED = "answer span points at other text (moved to the answer text)"
+NOTE_OTHER_TEXT_DROPPED = "answer span points at other text, answer text not in context (span dropped)"
 NOTE_SPAN_DROPPED = "answer span out of range or empty (span dropped)"
 NOTE_START_MOVED = "answer_start did not match (moved to the nearest occurrence)"
 NOTE_NOT_LOCATED = "no answer located in context (question kept for scoring only)"

@@ -4,10 +4,12 @@
 
 - an MRQA file, `.jsonl` or `.jsonl.gz`: an optional header line `{"header": {...}}`, then one context
   per line `{"id", "context", "qas": [{"id", "question", "answers", "detected_answers"}]}`, where each
-  detected answer has INCLUSIVE `char_spans` `[[start, end]]`. The answer spans are the context slices
-  `context[start:end + 1]` (MRQA normalised some `text` fields, e.g. "The Broncos" for the context's
-  "Broncos": the slice is used and the difference counted as a note); `qas[].answers` are the gold
-  answers for scoring. For training the first detected span is the label.
+  detected answer has INCLUSIVE `char_spans` `[[start, end]]`. A span's context slice
+  `context[start:end + 1]` is checked against the detected answer's `text`: equal, or equal after
+  SQuAD's answer normalisation (MRQA wrote "The Broncos" for the context's "Broncos"), the slice is the
+  answer; other text, the span is moved to the nearest occurrence of `text` in the context, or dropped
+  when there is none (each case counted separately in the summary). `qas[].answers` are the gold
+  answers for scoring, never changed. For training the first remaining span is the label.
 - a SQuAD v1.1 / v2.0 JSON file (`{"data": [{"paragraphs": [{"context", "qas"}]}]}`). Unanswerable v2.0
   questions are skipped (and counted) for training and for evaluation alike: the metric is v1.1's.
 - a `datasets` hub name such as `"squad"` (split "train" when training, else "validation"; pick another
@@ -18,12 +20,16 @@ reused on the next read. Its fingerprint is a hash of the file's sha256, the tra
 module's source, so editing the data or the reader invalidates the cache.
 
 Questions that cannot be used are skipped and counted by reason in the returned `DataSummary`; a file
-that cannot be read at all (bad JSON, missing field, empty file, unknown structure) raises `DataError`
-naming the file and the line (MRQA) or the JSON location (SQuAD JSON, which is often a single line).
+that cannot be read at all (bad JSON, missing field, empty file, unknown structure, a byte that is not
+UTF-8) raises `DataError` naming the file and the line (MRQA; SQuAD JSON for JSON and UTF-8 errors) or
+the JSON location (SQuAD JSON, which is often a single line). Files may start with a UTF-8 byte order
+mark and use CRLF line ends; integer question ids (some public SQuAD-format sets have them) become
+strings ("123").
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import json
@@ -38,17 +44,21 @@ from datasets.utils.tqdm import are_progress_bars_disabled, disable_progress_bar
 from splinter.data.examples import (
     FEATURES,
     NOTE_NOT_LOCATED,
+    NOTE_OTHER_TEXT_DROPPED,
+    NOTE_OTHER_TEXT_MOVED,
     NOTE_SPAN_DROPPED,
     NOTE_START_MOVED,
-    NOTE_TEXT_DIFFERS,
+    NOTE_TEXT_NORMALISED,
     SKIP_DUPLICATE_ID,
     SKIP_EMPTY,
     SKIP_NO_GOLD,
     SKIP_NOT_FOUND,
+    SKIP_OTHER_TEXT,
     SKIP_UNANSWERABLE,
     DataSummary,
 )
 from splinter.errors import DataError, SplinterError
+from splinter.metrics import normalize_answer
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +69,7 @@ _SKIP, _NOTES, _CONTEXT = "_skip", "_notes", "_context"
 _RAW_FEATURES = Features(
     {**FEATURES, _SKIP: Value("string"), _NOTES: List(Value("string")), _CONTEXT: Value("int64")}
 )
-_CODE_FILES = ("readers.py", "examples.py")
+_CODE_FILES = ("readers.py", "examples.py", "../metrics.py")  # metrics: normalize_answer decides labels
 
 
 def read_examples(source, *, training: bool, cache_dir: str | None = None) -> tuple[Dataset, DataSummary]:
@@ -67,7 +77,7 @@ def read_examples(source, *, training: bool, cache_dir: str | None = None) -> tu
     text = os.fspath(source)
     path = Path(text).expanduser()
     if path.is_dir():
-        raise DataError(path, "is a folder, not a data file")
+        raise DataError(path, "is a directory, not a data file")
     if path.is_file():
         fmt = _detect_format(path)
         sha = file_sha256(path)
@@ -170,7 +180,7 @@ def _policy(qid, question, context, spans, gold, notes, training, seen: set) -> 
         return SKIP_DUPLICATE_ID, notes
     seen.add(qid)
     if training and not spans:
-        return SKIP_NOT_FOUND, notes
+        return (SKIP_OTHER_TEXT if NOTE_OTHER_TEXT_DROPPED in notes else SKIP_NOT_FOUND), notes
     if not training and not gold:
         return SKIP_NO_GOLD, notes
     if not spans:
@@ -193,10 +203,26 @@ def looks_like_path(text: str) -> bool:
     )
 
 
-def _open_text(path: Path):
+def _open_bytes(path: Path):
+    # Bytes, decoded line by line by the callers: a text stream decodes in 8 KiB chunks, so its
+    # UnicodeDecodeError cannot say on which line the bad byte is.
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def _decode(raw: bytes, path: Path, first_line: int) -> str:
+    """UTF-8 text of `raw` (the file's bytes from line `first_line` on); a bad byte is an error naming
+    its line and column. A leading byte order mark is dropped."""
+    if first_line == 1:
+        raw = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line_start = raw.rfind(b"\n", 0, e.start) + 1
+        line = first_line + raw.count(b"\n", 0, e.start)
+        column = len(raw[line_start : e.start].decode("utf-8", errors="replace")) + 1
+        raise DataError(path, f"not UTF-8: byte 0x{raw[e.start]:02x} at column {column}", line) from None
 
 
 def _detect_format(path: Path) -> str:
@@ -208,9 +234,9 @@ def _detect_format(path: Path) -> str:
     # unknown suffix: sniff the first non-blank character (a SQuAD file is one JSON object whose
     # first key is usually "data" or "version"; an MRQA file starts with a header or context object)
     try:
-        with _open_text(path) as f:
-            head = f.read(4096)
-    except (OSError, EOFError, UnicodeDecodeError) as e:
+        with _open_bytes(path) as f:
+            head = f.read(4096).removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="replace")
+    except (OSError, EOFError) as e:
         raise DataError(path, f"cannot read: {e}", None) from None
     stripped = head.lstrip()
     if not stripped:
@@ -236,12 +262,13 @@ def _file_rows(path: str, fmt: str, training: bool, size: int, mtime_ns: int, sh
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line; LF or CRLF ends (JSON ignores the CR)."""
     lineno = 0
     try:
-        with _open_text(path) as f:
-            for lineno, line in enumerate(f, 1):  # noqa: B007 (lineno is used after the loop on error)
-                yield lineno, line
-    except (OSError, EOFError, UnicodeDecodeError) as e:  # gzip.BadGzipFile is an OSError
+        with _open_bytes(path) as f:
+            for lineno, raw in enumerate(f, 1):  # noqa: B007 (lineno is used after the loop on error)
+                yield lineno, _decode(raw, path, lineno)
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
         raise DataError(path, f"cannot read: {e}", lineno + 1) from None
 
 
@@ -279,9 +306,8 @@ def _mrqa_rows(path: Path, training: bool) -> Iterator[dict]:
             where = f"qas[{k}]: "
             if not isinstance(qa, dict):
                 raise DataError(path, f"{where}expected an object", lineno)
-            qid = qa.get("id") or qa.get("qid")
-            if not isinstance(qid, str) or not qid:
-                raise DataError(path, f"{where}missing field 'id'", lineno)
+            key = "qid" if qa.get("id") in (None, "") and "qid" in qa else "id"  # MRQA has both
+            qid = _question_id(qa, key, path, lineno, where)
             question = _need(qa, "question", str, path, lineno, where)
             gold = _need(qa, "answers", list, path, lineno, where)
             detected = _need(qa, "detected_answers", list, path, lineno, where)
@@ -296,9 +322,21 @@ def _mrqa_rows(path: Path, training: bool) -> Iterator[dict]:
         raise DataError(path, "no contexts: the file has only a header", 1)
 
 
+def _question_id(qa, key: str, path, line, where: str) -> str:
+    """qa[key] as a string id: integers are accepted (123 → "123"), anything else but a string is an error."""
+    if not isinstance(qa, dict) or key not in qa:
+        raise DataError(path, f"{where}missing field '{key}'", line)
+    value = qa[key]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value:
+        raise DataError(path, f"{where}field '{key}' should be a non-empty string or an integer, got {value!r}", line)
+    return value
+
+
 def _mrqa_spans(context: str, detected: list, path, lineno, where) -> tuple[list, list]:
     """Located (text, start) spans (first detected answer first, duplicates removed) and notes."""
-    spans, notes, seen = [], [], set()
+    spans, notes, seen, located = [], [], set(), set()
     for j, answer in enumerate(detected):
         here = f"{where}detected_answers[{j}]: "
         char_spans = _need(answer, "char_spans", list, path, lineno, here)
@@ -318,17 +356,37 @@ def _mrqa_spans(context: str, detected: list, path, lineno, where) -> tuple[list
                 notes.append(NOTE_SPAN_DROPPED)
                 continue
             text = context[start : end + 1]
-            if claimed is not None and text != claimed:
-                notes.append(NOTE_TEXT_DIFFERS)
-            spans.append((text, start))
+            if isinstance(claimed, str) and text != claimed:
+                text, start, note = _check_slice(context, text, claimed, start)
+                notes.append(note)
+                if text is None:
+                    continue
+            if (text, start) not in located:  # a moved span may land on one already there
+                located.add((text, start))
+                spans.append((text, start))
     return spans, notes
+
+
+def _check_slice(context: str, text: str, claimed: str, start: int) -> tuple[str | None, int, str]:
+    """(text, start, note) for a span whose context slice `text` is not its answer text `claimed`.
+
+    Equal after SQuAD's answer normalisation: the slice stays (harmless, counted). Other text: the span
+    moves to the occurrence of `claimed` nearest to it, or is dropped (text None) when there is none.
+    """
+    normalised = normalize_answer(text)
+    if normalised and normalised == normalize_answer(claimed):
+        return text, start, NOTE_TEXT_NORMALISED
+    found = list(_occurrences(context, claimed)) if claimed.strip() else []
+    if not found:
+        return None, start, NOTE_OTHER_TEXT_DROPPED
+    return claimed, min(found, key=lambda i: (abs(i - start), i)), NOTE_OTHER_TEXT_MOVED
 
 
 def _squad_rows(path: Path, training: bool) -> Iterator[dict]:
     try:
-        with _open_text(path) as f:
-            raw = f.read()
-    except (OSError, EOFError, UnicodeDecodeError) as e:
+        with _open_bytes(path) as f:
+            raw = _decode(f.read(), path, 1)
+    except (OSError, EOFError) as e:
         raise DataError(path, f"cannot read: {e}", None) from None
     if not raw.strip():
         raise DataError(path, "empty file", None)
@@ -351,7 +409,7 @@ def _squad_rows(path: Path, training: bool) -> Iterator[dict]:
             contexts += 1
             for q, qa in enumerate(qas):
                 here = f"{where}.qas[{q}]: "
-                qid = _need(qa, "id", str, path, None, here)
+                qid = _question_id(qa, "id", path, None, here)
                 question = _need(qa, "question", str, path, None, here)
                 impossible = bool(qa.get("is_impossible", False))
                 answers = qa.get("answers")
@@ -386,13 +444,19 @@ def _locate(context: str, texts_starts) -> tuple[list, list]:
         if not text.strip():
             notes.append(NOTE_SPAN_DROPPED)
             continue
-        if context[start : start + len(text)] != text:
-            found = [i for i in _occurrences(context, text)]
-            if not found:
-                notes.append(NOTE_TEXT_ABSENT)
-                continue
-            start = min(found, key=lambda i: (abs(i - start), i))
-            notes.append(NOTE_START_MOVED)
+        piece = context[start : start + len(text)] if start >= 0 else ""
+        if piece != text:
+            normalised = normalize_answer(piece)
+            if normalised and normalised == normalize_answer(text):  # as MRQA's "The Broncos": slice used
+                text = piece
+                notes.append(NOTE_TEXT_NORMALISED)
+            else:
+                found = list(_occurrences(context, text))
+                if not found:
+                    notes.append(NOTE_TEXT_ABSENT)
+                    continue
+                start = min(found, key=lambda i: (abs(i - start), i))
+                notes.append(NOTE_START_MOVED)
         if (text, start) not in seen:
             seen.add((text, start))
             spans.append((text, start))
@@ -440,7 +504,7 @@ def _hub_rows(hub: Dataset, hub_name: str, training: bool) -> Iterator[dict]:
             raise DataError(hub_name, f"question {record['id']}: answers.text and answers.answer_start differ in length")
         texts_starts = list(zip(answers["text"], answers["answer_start"], strict=True))
         index = contexts.setdefault(record["context"], len(contexts))
-        qid, question, context = record["id"], record["question"], record["context"]
+        qid, question, context = str(record["id"]), record["question"], record["context"]
         if not texts_starts:  # squad_v2 marks unanswerable questions with empty answers
             yield _row(qid, question, context, [], [], SKIP_UNANSWERABLE, [], index)
             continue

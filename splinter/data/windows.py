@@ -14,6 +14,7 @@ tokenizer and settings included). In-memory datasets are not cached: that is dat
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 EXAMPLE_COLUMNS = ("id", "question", "context", "answer_texts", "answer_starts")
 # Part of the map arguments, hence of the cache fingerprint: bump it whenever the window layout or
 # labelling changes, or stale cached windows would be reused (datasets hashes module functions by name).
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: evaluation offsets extend over trailing combining marks
 NO_OFFSET = (-1, -1)
 
 _COMMON_FEATURES = {
@@ -157,6 +158,25 @@ def answer_token_span(offsets: np.ndarray, start_char: int, end_char: int) -> tu
     return (first, last) if first <= last else None
 
 
+def context_offsets(encoding: Encoding, text: str) -> np.ndarray:
+    """[N, 2] character spans of the context tokens, each end moved past the combining marks that follow it.
+
+    An accent-stripping tokenizer (uncased BERT) drops a decomposed accent ("Jose" + U+0301) from the
+    token, so the token's span ends before the accent and no predicted span could reproduce the
+    answer "José" exactly. A mark is only claimed when no token covers it (ends stop at the next start).
+    """
+    offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+    if text.isascii() or len(offsets) == 0 or not any(map(unicodedata.combining, text)):
+        return offsets  # the common case, decided at C speed
+    limits = [*offsets[1:, 0].tolist(), len(text)]
+    for i, end in enumerate(offsets[:, 1].tolist()):
+        stop = max(end, limits[i])
+        while end < stop and unicodedata.combining(text[end]):
+            end += 1
+        offsets[i, 1] = end
+    return offsets
+
+
 def _windows_batch(batch: dict[str, list], tokenizer: Tokenizer, settings: WindowSettings, training: bool,
                    version: int) -> dict[str, list]:
     del version  # only there to change the cache fingerprint
@@ -179,7 +199,8 @@ def _windows_batch(batch: dict[str, list], tokenizer: Tokenizer, settings: Windo
         if training:
             unlabelled += _append_labels(out, batch, i, context, spans, len(prefix))
         else:
-            _append_eval_columns(out, batch["id"][i], context, spans, len(prefix))
+            _append_eval_columns(out, batch["id"][i], context_offsets(context, batch["context"][i]),
+                                 spans, len(prefix))
     if unlabelled:
         logger.warning("%d training question(s) have an answer covered by no token (e.g. only control "
                        "characters); their windows are labelled 0/0", unlabelled)
@@ -239,9 +260,9 @@ def _append_labels(out: dict[str, list], batch: dict[str, list], i: int, context
     return int(token_span is None)
 
 
-def _append_eval_columns(out: dict[str, list], example_id: str, context: Encoding,
+def _append_eval_columns(out: dict[str, list], example_id: str, offsets: np.ndarray,
                          spans: list[tuple[int, int]], context_start: int) -> None:
-    offsets = np.asarray(context.offsets, dtype=np.int32).reshape(-1, 2)
+    offsets = offsets.astype(np.int32)
     for (start, end), flags in zip(spans, max_context_flags(spans), strict=True):
         length = context_start + (end - start) + 1
         window_offsets = np.full((length, 2), NO_OFFSET, dtype=np.int32)

@@ -51,6 +51,8 @@ def _read_predictions(path: Path) -> dict[str, str]:
         predictions = json.loads(path.read_text())
     except FileNotFoundError:
         raise DataError(path, "predictions file not found") from None
+    except IsADirectoryError:
+        raise DataError(path, "is a directory, not a predictions file") from None
     except json.JSONDecodeError as error:
         raise DataError(path, f"not valid JSON: {error.msg}", line=error.lineno) from None
     if not isinstance(predictions, dict) or not all(isinstance(v, str) for v in predictions.values()):
