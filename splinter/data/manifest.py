@@ -71,8 +71,8 @@ def mismatch(path, expected: str, actual: str) -> ChecksumError:
 
 
 def check_installed(root, path, sha256: str) -> None:
-    """Raise ChecksumError when `path` (whose hash is `sha256`) is listed in root's manifest with another
-    hash. Files outside the root or not listed, and roots without a manifest, pass."""
+    """Raise ChecksumError when `path` (whose hash is `sha256`) is pinned or listed in root's manifest with
+    another hash. Files outside the root or unknown, and roots without a manifest, pass."""
     if not sha256:  # a Hub dataset: no file to check
         return
     files = read_manifest(root)
