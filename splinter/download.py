@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m splinter.download", description=__doc__.split("\n")[0])
     parser.add_argument("--root", help="data root (default: $SPLINTER_DATA_ROOT, else ~/.cache/splinter)")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--url", default=RELEASE_URL, help="where the few-shot archive is (default: the release)")
+    source.add_argument("--url", default=RELEASE_URL, help="where the few-shot archive is (default: the release, %(default)s)")
     source.add_argument("--archive", help="a few-shot zip already downloaded: install it, no network")
     parser.add_argument("--mrqa-source", default=None,
                         help="the MRQA Hub dataset id (default mrqa-workshop/mrqa) or a local copy of it")
