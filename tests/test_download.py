@@ -148,7 +148,8 @@ def test_a_complete_install_is_verified_and_skipped_the_second_time(serve, tmp_p
     assert "not in this archive" not in out
     code, out, err = run(capsys, "--root", str(tmp_path), "--url", url)
     assert code == 0 and err == ""
-    assert f"few-shot splits: 288 files under {tmp_path / 'mrqa-few-shot'} verified; nothing to download" in out
+    assert (f"few-shot splits: 280 training splits under {tmp_path / 'mrqa-few-shot'} verified; nothing to "
+            "download") in out
     assert server.ranges_asked == [None]  # the second call did not download
     assert main(["--root", str(tmp_path), "--check"]) == 0
     assert capsys.readouterr().out == f"288 files under {tmp_path} verified\n"

@@ -44,10 +44,15 @@ class Installed:
         return [folder for folder in FOLDERS if folder not in self.counts]
 
 
+def training_files(folder: str) -> list[str]:
+    """The 35 released training splits of a dataset folder (relative to the root)."""
+    return [f"{RELEASE_DIR}/{folder}/{folder}-train-seed-{seed}-num-examples-{shots}.jsonl"
+            for seed in SEEDS for shots in SHOTS]
+
+
 def expected_files(folder: str) -> list[str]:
-    """The files a complete dataset folder has (relative to the root): 35 splits and dev.jsonl."""
-    names = [f"{folder}-train-seed-{seed}-num-examples-{shots}.jsonl" for seed in SEEDS for shots in SHOTS]
-    return [f"{RELEASE_DIR}/{folder}/{name}" for name in [*names, "dev.jsonl"]]
+    """The files a complete dataset folder has (relative to the root): the 35 splits and dev.jsonl."""
+    return [*training_files(folder), f"{RELEASE_DIR}/{folder}/dev.jsonl"]
 
 
 def install_archive(archive: Path, root: Path) -> Installed:

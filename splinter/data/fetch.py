@@ -37,6 +37,9 @@ def download(url: str, dest: Path, *, attempts: int = 4, timeout: float = 60.0, 
             continue
         with response:
             resumed = have > 0 and response.status == 206 and _range_start(response) == have
+            if response.status == 206 and not resumed:  # a range we did not ask for: start again
+                part.unlink(missing_ok=True)
+                continue
             offset = have if resumed else 0
             length = response.headers.get("Content-Length")
             expected = offset + int(length) if length is not None else None
