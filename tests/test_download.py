@@ -60,7 +60,7 @@ class Handler(BaseHTTPRequestHandler):
         data, start = server.payload, 0
         asked = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
         if asked and server.supports_range:
-            start = int(asked.group(1))
+            start = 0 if server.supports_range == "from zero" else int(asked.group(1))
             if start >= len(data):
                 self.send_error(416)
                 return
@@ -245,6 +245,14 @@ def test_a_stale_part_file_longer_than_the_resource_restarts(serve, tmp_path):
     (tmp_path / "release.zip.part").write_bytes(b"x" * (len(payload) + 10))
     assert download(url, tmp_path / "release.zip", progress=False).read_bytes() == payload
     assert server.ranges_asked == [f"bytes={len(payload) + 10}-", None]  # 416, then from byte 0
+
+
+def test_a_range_answered_at_another_offset_restarts(serve, tmp_path):
+    payload = make_zip(small_members())
+    server, url = serve(payload, supports_range="from zero")  # 206, but always from byte 0
+    (tmp_path / "release.zip.part").write_bytes(payload[:100])
+    assert download(url, tmp_path / "release.zip", progress=False).read_bytes() == payload
+    assert server.ranges_asked == ["bytes=100-", None]
 
 
 def test_a_refused_connection_is_one_line(tmp_path, capsys):
