@@ -5,8 +5,8 @@ Files. By default the training file is the released split `{root}/mrqa-few-shot/
 `eval_set` to score on another dataset (out-of-domain), by the rule of `splinter.data.splits`.
 `root=None` is the default data root ($SPLINTER_DATA_ROOT, else ~/.cache/splinter). When the root has a
 MANIFEST.json (`python -m splinter.download`), a file that differs from it is an error. `train_file` /
-`eval_file` override them (any format `read_examples` accepts, hub names included); with `sample_from_full=True` the
-training file is a full training set from which `shots` questions are drawn with `seed`
+`eval_file` override them (any format `read_examples` accepts, hub names included); with
+`sample_from_full=True` the training file is a full training set from which `shots` questions are drawn with `seed`
 (`sample_few_shot`). `max_eval_examples=N` keeps the first N evaluation questions in file order (a
 fixed, reproducible slice for CPU runs).
 
@@ -42,7 +42,13 @@ from splinter.data.batches import EpochShuffleSampler
 from splinter.data.examples import DataSummary
 from splinter.data.manifest import check_installed
 from splinter.data.readers import file_sha256, looks_like_path, read_examples
-from splinter.data.splits import resolve_dev_file, resolve_train_file, sample_few_shot
+from splinter.data.splits import (
+    default_data_root,
+    eval_set_name,
+    resolve_dev_file,
+    resolve_train_file,
+    sample_few_shot,
+)
 from splinter.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -85,8 +91,6 @@ class QADataModule(pl.LightningDataModule):
 
         self._tokenizer_arg = tokenizer
         self._tokenizer: Tokenizer | None = None if isinstance(tokenizer, (str, os.PathLike)) else tokenizer
-        from splinter.data.splits import default_data_root, eval_set_name
-
         self.dataset = dataset
         self.root = str(default_data_root() if root is None else root)
         # the evaluation set's name for results.json: eval_set when given, else the training dataset's
