@@ -9,7 +9,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-all lint demo bench report clean
+.PHONY: help venv test test-all lint demo data bench report clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ test-all: $(STAMP)  ## run every test, slow ones included
 
 demo: $(STAMP)  ## fine-tune MiniLM on 128 real SQuAD examples, offline, and print EM/F1 before and after
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) train.py experiment=demo
+
+data: $(STAMP)  ## download + verify the few-shot splits and MRQA dev sets: make data ARGS="--root DIR"
+	$(PY) -m splinter.download $(ARGS)
 
 report: $(STAMP)  ## aggregate a sweep into tables + plot: make report DIR=multirun/<date>/<time>
 	$(PY) -m splinter.report $(DIR)

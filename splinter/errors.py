@@ -33,3 +33,11 @@ class ConfigError(SplinterError):
         if choices is not None:
             text += f" (valid: {', '.join(str(c) for c in choices)})"
         super().__init__(text)
+
+
+class DownloadError(SplinterError):
+    """Data could not be fetched. The message names the URL (or Hub id), the error and the offline way."""
+
+
+class ChecksumError(SplinterError):
+    """A file's sha256 is not the expected one. The message names the file and both hashes."""

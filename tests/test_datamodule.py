@@ -4,7 +4,6 @@ real-data check over all 35 SQuAD splits and the full MRQA dev set."""
 from __future__ import annotations
 
 import inspect
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -275,14 +274,60 @@ def test_data_configs_match_the_datamodule(name, monkeypatch):
     assert OmegaConf.to_container(cfg, resolve=False)["tokenizer"] == "${model.tokenizer}"
     assert cfg.dataset == name
     monkeypatch.delenv("SPLINTER_DATA_ROOT", raising=False)
-    assert Path(cfg.root) == Path(os.getcwd()) / ".." / "shared" / "data"
-    monkeypatch.setenv("SPLINTER_DATA_ROOT", "/data/mrqa")
-    assert cfg.root == "/data/mrqa"
+    assert cfg.root is None  # QADataModule: the per-user default root, never a folder beside the repository
+    monkeypatch.setenv("SPLINTER_DATA_ROOT", str(Path("mrqa-data").resolve()))
+    assert cfg.root == str(Path("mrqa-data").resolve())
+    assert cfg.eval_set is None
     if name == "custom":
         assert OmegaConf.is_missing(cfg, "train_file") and OmegaConf.is_missing(cfg, "eval_file")
     else:
         assert cfg.train_file is None and cfg.eval_file is None
         assert (cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length, cfg.batch_size) == (384, 128, 64, 12)
+
+
+def test_default_root_and_eval_set(tokenizer, cache, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("SPLINTER_DATA_ROOT")
+    module = QADataModule(tokenizer, cache_dir=cache, verbose=False)
+    assert module.root == str(tmp_path / "xdg" / "splinter") and module.eval_dataset == "squad"
+    with pytest.raises(ConfigError) as info:
+        module.train_path  # noqa: B018 (the property resolves the file)
+    assert f"run `python -m splinter.download --root {tmp_path / 'xdg' / 'splinter'}`" in str(info.value)
+    # out-of-domain: train on SQuAD's split, score on another set's evaluation file
+    drop = tmp_path / "root" / "mrqa-dev" / "DROP.jsonl.gz"
+    drop.parent.mkdir(parents=True)
+    drop.write_bytes((ROOT / "mrqa-dev" / "SQuAD.jsonl.gz").read_bytes())
+    module = make(tokenizer, cache, root=tmp_path / "root", eval_set="DROP")
+    assert module.eval_dataset == "drop" and module.eval_path == drop
+    assert make(tokenizer, cache, eval_set="squad").eval_dataset == "squad"
+    with pytest.raises(ConfigError) as info:
+        make(tokenizer, cache, root=tmp_path / "root", eval_set="race").eval_path  # noqa: B018
+    assert str(info.value).startswith("config key 'data.root': no evaluation file for 'race': tried ")
+    with pytest.raises(ConfigError, match=r"^config key 'data.eval_set': unknown evaluation set 'wiki'"):
+        make(tokenizer, cache, eval_set="wiki")
+
+
+def test_a_file_that_differs_from_the_manifest_stops_the_run(tokenizer, cache, tmp_path):
+    from splinter.data.manifest import write_manifest
+    from splinter.errors import ChecksumError
+
+    split = "mrqa-few-shot/squad/squad-train-seed-42-num-examples-16.jsonl"
+    (tmp_path / split).parent.mkdir(parents=True)
+    (tmp_path / split).write_bytes((ROOT / split).read_bytes())
+    (tmp_path / "mrqa-dev").mkdir()
+    (tmp_path / "mrqa-dev" / "SQuAD.jsonl.gz").write_bytes((ROOT / "mrqa-dev" / "SQuAD.jsonl.gz").read_bytes())
+    recorded = {"bytes": 1, "sha256": "0" * 64}
+    write_manifest(tmp_path, {"mrqa-dev/SQuAD.jsonl.gz": recorded})
+    module = make(tokenizer, cache, root=tmp_path, max_eval_examples=5)
+    with pytest.raises(ChecksumError) as info:  # a pinned name, but the fixture is a cut of the real split
+        module.setup("fit")
+    pin = "aa9982e9607cf9ec67d43fb602fccd3dcda18185ca089a2e98b5e138794dc915"
+    assert str(info.value).startswith(f"{tmp_path / split}: sha256 mismatch: expected {pin}, got ")
+    with pytest.raises(ChecksumError) as info:
+        module.setup("test")
+    actual = file_sha256(tmp_path / "mrqa-dev" / "SQuAD.jsonl.gz")
+    assert str(info.value) == (f"{tmp_path / 'mrqa-dev' / 'SQuAD.jsonl.gz'}: sha256 mismatch: expected {'0' * 64}, "
+                               f"got {actual} (changed or truncated; run `python -m splinter.download` to replace it)")
 
 
 def test_instantiate_squad_config(cache):

@@ -18,7 +18,7 @@ from splinter.metrics import (
     squad_scores,
 )
 
-SQUAD_DEV = Path("/work/shared/data/squad-v1.1/dev-v1.1.json")
+SQUAD_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad-v1.1" / "dev-v1.1.json"
 
 
 @pytest.mark.parametrize(

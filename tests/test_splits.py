@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 
 from splinter.data.readers import read_examples
-from splinter.data.splits import DATASETS, SEEDS, SHOTS, resolve_dev_file, resolve_train_file, sample_few_shot
+from splinter.data.splits import (
+    DATASETS,
+    EVAL_SETS,
+    SEEDS,
+    SHOTS,
+    default_data_root,
+    eval_set_name,
+    resolve_dev_file,
+    resolve_train_file,
+    sample_few_shot,
+)
 from splinter.errors import ConfigError
 
 ROOT = Path(__file__).parent / "fixtures" / "root"
@@ -40,14 +50,55 @@ def test_resolve_every_shared_split():
     assert resolve_dev_file(SHARED, "squad") == SHARED / "mrqa-dev/SQuAD.jsonl.gz"
 
 
-def test_dev_jsonl_in_the_split_folder_is_the_fallback(tmp_path):
-    folder = tmp_path / "mrqa-few-shot" / "bioasq"
-    folder.mkdir(parents=True)
-    (folder / "dev.jsonl").write_text("{}\n")
-    assert resolve_dev_file(tmp_path, "bioasq") == folder / "dev.jsonl"
-    (tmp_path / "mrqa-dev").mkdir()
-    (tmp_path / "mrqa-dev" / "BioASQ.jsonl.gz").write_bytes(b"")
-    assert resolve_dev_file(tmp_path, "bioasq") == tmp_path / "mrqa-dev" / "BioASQ.jsonl.gz"
+def _touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}\n")
+    return path
+
+
+def test_eval_file_rule_follows_the_papers_protocol(tmp_path):
+    # in-domain: the release's dev.jsonl (what the paper's code evaluated on), else the MRQA dev set
+    mrqa_squad = _touch(tmp_path / "mrqa-dev" / "SQuAD.jsonl.gz")
+    assert resolve_dev_file(tmp_path, "squad") == mrqa_squad
+    release_squad = _touch(tmp_path / "mrqa-few-shot" / "squad" / "dev.jsonl")
+    assert resolve_dev_file(tmp_path, "squad") == release_squad
+    # BioASQ / TextbookQA: only the release's held-out dev.jsonl; MRQA's dev set holds their training questions
+    for name, stem in (("bioasq", "BioASQ"), ("textbookqa", "TextbookQA")):
+        _touch(tmp_path / "mrqa-dev" / f"{stem}.jsonl.gz")
+        with pytest.raises(ConfigError) as info:
+            resolve_dev_file(tmp_path, name)
+        message = str(info.value)
+        assert f"tried {tmp_path / 'mrqa-few-shot' / name / 'dev.jsonl'};" in message
+        assert f"mrqa-dev/{stem}.jsonl.gz is not used" in message and "python -m splinter.download" in message
+        held_out = _touch(tmp_path / "mrqa-few-shot" / name / "dev.jsonl")
+        assert resolve_dev_file(tmp_path, name) == held_out
+    # MRQA-only out-of-domain sets, by key or MRQA name
+    drop = _touch(tmp_path / "mrqa-dev" / "DROP.jsonl.gz")
+    assert resolve_dev_file(tmp_path, "drop") == resolve_dev_file(tmp_path, "DROP") == drop
+    duorc = _touch(tmp_path / "mrqa-dev" / "DuoRC.ParaphraseRC.jsonl")
+    assert resolve_dev_file(tmp_path, "DuoRC") == duorc
+
+
+def test_eval_set_names():
+    assert sorted(EVAL_SETS) == sorted([*DATASETS, "drop", "duorc", "race", "relationextraction"])
+    assert [eval_set_name(n) for n in ("BioASQ", "TriviaQA-web", "triviaqa", "DuoRC.ParaphraseRC", "RACE")] == [
+        "bioasq", "triviaqa", "triviaqa", "duorc", "race"]
+    with pytest.raises(ConfigError) as info:
+        eval_set_name("wikiqa")
+    assert str(info.value).startswith("config key 'data.eval_set': unknown evaluation set 'wikiqa' (valid: squad,")
+    assert str(info.value).endswith("race, relationextraction)")
+
+
+def test_default_data_root(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPLINTER_DATA_ROOT", str(tmp_path / "mine"))
+    assert default_data_root() == tmp_path / "mine"
+    monkeypatch.delenv("SPLINTER_DATA_ROOT")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_data_root() == tmp_path / "xdg" / "splinter"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_data_root() == tmp_path / "home" / ".cache" / "splinter"
+    assert "shared" not in str(default_data_root())
 
 
 @pytest.mark.parametrize(
@@ -56,7 +107,8 @@ def test_dev_jsonl_in_the_split_folder_is_the_fallback(tmp_path):
         (("wikiqa", 16, 42), "data.dataset", ["unknown dataset 'wikiqa'", "squad, newsqa, triviaqa"]),
         (("squad", 100, 42), "data.shots", ["100", "16, 32, 64, 128, 256, 512, 1024"]),
         (("squad", 16, 7), "data.seed", ["seed 7", "42, 43, 44, 45, 46"]),
-        (("squad", 32, 42), "data.root", ["squad-train-seed-42-num-examples-32.jsonl", "not found"]),
+        (("squad", 32, 42), "data.root", ["squad-train-seed-42-num-examples-32.jsonl", "not found",
+                                          f"run `python -m splinter.download --root {ROOT}`"]),
         (("newsqa", 16, 42), "data.root", [str(ROOT / "mrqa-few-shot/newsqa")]),
     ],
 )
@@ -69,13 +121,20 @@ def test_train_file_errors_name_the_key_and_choices(args, key, fragments):
 
 
 def test_missing_root_and_dev_file(tmp_path):
-    with pytest.raises(ConfigError, match=r"data\.root.*does-not-exist.*SPLINTER_DATA_ROOT"):
+    with pytest.raises(ConfigError) as info:
         resolve_train_file(tmp_path / "does-not-exist", "squad", 16, 42)
+    assert str(info.value) == (
+        f"config key 'data.root': data folder {tmp_path / 'does-not-exist'} does not exist: run "
+        f"`python -m splinter.download --root {tmp_path / 'does-not-exist'}`, or point data.root or "
+        "SPLINTER_DATA_ROOT at a folder holding mrqa-few-shot/ and mrqa-dev/")
     with pytest.raises(ConfigError) as info:
         resolve_dev_file(tmp_path, "hotpotqa")
     assert info.value.key == "data.root"
-    assert str(tmp_path / "mrqa-dev/HotpotQA.jsonl.gz") in str(info.value)
-    assert str(tmp_path / "mrqa-few-shot/hotpotqa/dev.jsonl") in str(info.value)
+    assert str(info.value) == (
+        f"config key 'data.root': no evaluation file for 'hotpotqa': tried "
+        f"{tmp_path / 'mrqa-few-shot/hotpotqa/dev.jsonl'}, {tmp_path / 'mrqa-dev/HotpotQA.jsonl.gz'}, "
+        f"{tmp_path / 'mrqa-dev/HotpotQA.jsonl'} (run `python -m splinter.download --root {tmp_path}`, "
+        "or set data.eval_file)")
 
 
 @pytest.fixture(scope="module")

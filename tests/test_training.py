@@ -24,7 +24,8 @@ def test_run_writes_results_predictions_config_and_model(trained):
     on_disk = json.loads((out / "results.json").read_text())
     assert on_disk == json.loads(json.dumps(results))
     assert on_disk["steps"] == 6 and on_disk["num_questions"] == 40
-    assert on_disk["dataset"] == "squad" and on_disk["shots"] == 16 and on_disk["split_seed"] == 42
+    assert on_disk["dataset"] == on_disk["eval_dataset"] == "squad"
+    assert on_disk["shots"] == 16 and on_disk["split_seed"] == 42
     assert len(on_disk["train_file_sha256"]) == 64 and on_disk["train_file"].endswith("num-examples-16.jsonl")
     assert on_disk["splinter_version"] and on_disk["wall_seconds"] > 0
     assert on_disk["data"]["summaries"][0]["kept"] == 16

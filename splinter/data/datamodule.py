@@ -1,10 +1,12 @@
 """QADataModule: few-shot training split + evaluation set → windows → batches, for Lightning.
 
 Files. By default the training file is the released split `{root}/mrqa-few-shot/{dataset}/
-{dataset}-train-seed-{seed}-num-examples-{shots}.jsonl` and the evaluation file the MRQA dev set
-`{root}/mrqa-dev/{Name}.jsonl.gz` (see `splinter.data.splits`). `train_file` / `eval_file` override
-them (any format `read_examples` accepts, hub names included); with `sample_from_full=True` the
-training file is a full training set from which `shots` questions are drawn with `seed`
+{dataset}-train-seed-{seed}-num-examples-{shots}.jsonl` and the evaluation file that of `dataset`, or of
+`eval_set` to score on another dataset (out-of-domain), by the rule of `splinter.data.splits`.
+`root=None` is the default data root ($SPLINTER_DATA_ROOT, else ~/.cache/splinter). When the root has a
+MANIFEST.json (`python -m splinter.download`), a file that differs from it is an error. `train_file` /
+`eval_file` override them (any format `read_examples` accepts, hub names included); with
+`sample_from_full=True` the training file is a full training set from which `shots` questions are drawn with `seed`
 (`sample_few_shot`). `max_eval_examples=N` keeps the first N evaluation questions in file order (a
 fixed, reproducible slice for CPU runs).
 
@@ -38,8 +40,15 @@ from torch.utils.data import DataLoader
 
 from splinter.data.batches import EpochShuffleSampler
 from splinter.data.examples import DataSummary
+from splinter.data.manifest import check_installed
 from splinter.data.readers import file_sha256, looks_like_path, read_examples
-from splinter.data.splits import resolve_dev_file, resolve_train_file, sample_few_shot
+from splinter.data.splits import (
+    default_data_root,
+    eval_set_name,
+    resolve_dev_file,
+    resolve_train_file,
+    sample_few_shot,
+)
 from splinter.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -53,11 +62,12 @@ class QADataModule(pl.LightningDataModule):
         self,
         tokenizer: str | Tokenizer,
         dataset: str = "squad",
-        root: str = "../shared/data",
+        root: str | None = None,
         shots: int = 16,
         seed: int = 42,
         train_file: str | None = None,
         eval_file: str | None = None,
+        eval_set: str | None = None,
         sample_from_full: bool = False,
         max_eval_examples: int | None = None,
         max_seq_length: int = 384,
@@ -81,7 +91,10 @@ class QADataModule(pl.LightningDataModule):
 
         self._tokenizer_arg = tokenizer
         self._tokenizer: Tokenizer | None = None if isinstance(tokenizer, (str, os.PathLike)) else tokenizer
-        self.dataset, self.root = dataset, str(root)
+        self.dataset = dataset
+        self.root = str(default_data_root() if root is None else root)
+        # the evaluation set's name for results.json: eval_set when given, else the training dataset's
+        self.eval_dataset = eval_set_name(eval_set) if eval_set else str(dataset).lower()
         self.shots, self.seed = int(shots), int(seed)
         self.train_file_arg, self.eval_file_arg = train_file, eval_file
         self.sample_from_full = bool(sample_from_full)
@@ -138,7 +151,8 @@ class QADataModule(pl.LightningDataModule):
             if self.eval_file_arg:
                 self._eval_path = _existing_or_name(self.eval_file_arg, "data.eval_file")
             else:
-                self._eval_path = resolve_dev_file(self.root, self.dataset)
+                key = "data.eval_set" if self.eval_dataset != str(self.dataset).lower() else "data.dataset"
+                self._eval_path = resolve_dev_file(self.root, self.eval_dataset, key)
         return self._eval_path
 
     @property
@@ -184,6 +198,7 @@ class QADataModule(pl.LightningDataModule):
         from splinter.data.windows import build_windows
 
         examples, summary = read_examples(self.train_path, training=True, cache_dir=self.cache_dir)
+        check_installed(self.root, self.train_path, summary.sha256)
         say = self._say if report else _quiet
         if report:
             self._report(summary)
@@ -196,6 +211,7 @@ class QADataModule(pl.LightningDataModule):
 
     def _eval_examples_data(self, report: bool) -> Dataset:
         examples, summary = read_examples(self.eval_path, training=False, cache_dir=self.cache_dir)
+        check_installed(self.root, self.eval_path, summary.sha256)
         if report:
             self._report(summary)
         if self.max_eval_examples is not None and self.max_eval_examples < len(examples):
@@ -277,6 +293,8 @@ class QADataModule(pl.LightningDataModule):
         file is listed only when it was read (an evaluation-only run never resolves it)."""
         info = {
             "dataset": self.dataset,
+            "eval_dataset": self.eval_dataset,
+            "root": self.root,
             "shots": self.shots,
             "seed": self.seed,
             "sample_from_full": self.sample_from_full,

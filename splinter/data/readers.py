@@ -14,6 +14,8 @@
   questions are skipped (and counted) for training and for evaluation alike: the metric is v1.1's.
 - a `datasets` hub name such as `"squad"` (split "train" when training, else "validation"; pick another
   with `"name:split"`), with SQuAD's columns `id, question, context, answers{text, answer_start}`.
+- one MRQA dev set from the Hub: `"mrqa-workshop/mrqa:<Subset>"` (e.g. `:BioASQ`; the split follows from
+  the subset) or `"mrqa-workshop/mrqa:<split>:<Subset>"`, parsed like an MRQA file (`splinter.data.mrqa_hub`).
 
 Files are parsed by `Dataset.from_generator`, so the result is an Arrow file in the datasets cache,
 reused on the next read. Its fingerprint is a hash of the file's sha256, the training flag and this
@@ -41,6 +43,7 @@ from pathlib import Path
 from datasets import Dataset, Features, List, Value
 from datasets.utils.tqdm import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
+from splinter.data import mrqa_hub
 from splinter.data.examples import (
     FEATURES,
     NOTE_NOT_LOCATED,
@@ -69,7 +72,7 @@ _SKIP, _NOTES, _CONTEXT = "_skip", "_notes", "_context"
 _RAW_FEATURES = Features(
     {**FEATURES, _SKIP: Value("string"), _NOTES: List(Value("string")), _CONTEXT: Value("int64")}
 )
-_CODE_FILES = ("readers.py", "examples.py", "../metrics.py")  # metrics: normalize_answer decides labels
+_CODE_FILES = ("readers.py", "examples.py", "mrqa_hub.py", "../metrics.py")  # metrics: normalize_answer decides labels
 
 
 def read_examples(source, *, training: bool, cache_dir: str | None = None) -> tuple[Dataset, DataSummary]:
@@ -475,6 +478,8 @@ def _occurrences(text: str, needle: str) -> Iterator[int]:
 
 
 def _read_hub(source: str, training: bool, cache_dir) -> tuple[Dataset, DataSummary]:
+    if source.partition(":")[0] in mrqa_hub.HUB_NAMES:
+        return _read_mrqa_hub(source, training, cache_dir)
     name, _, split = source.partition(":")
     split = split or ("train" if training else "validation")
     try:
@@ -509,6 +514,38 @@ def _hub_rows(hub: Dataset, hub_name: str, training: bool) -> Iterator[dict]:
             yield _row(qid, question, context, [], [], SKIP_UNANSWERABLE, [], index)
             continue
         yield _squad_row(qid, question, context, texts_starts, training, seen, index)
+
+
+def _read_mrqa_hub(source: str, training: bool, cache_dir) -> tuple[Dataset, DataSummary]:
+    """`mrqa-workshop/mrqa:[<split>:]<Subset>`: that subset's rows of the Hub split, read as MRQA records."""
+    try:
+        split, subset = mrqa_hub.parse_source(source)
+    except ValueError as e:
+        raise DataError(source, str(e)) from None
+    try:
+        rows = mrqa_hub.load_split(split, cache_dir=cache_dir)
+    except Exception as e:  # offline, no such split: one line for the user
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        offline = " (offline: HF_DATASETS_OFFLINE/HF_HUB_OFFLINE is set)" if _offline() else ""
+        raise DataError(source, f"loading the Hub dataset failed{offline}: {type(e).__name__}: {first} "
+                                "(or install the dev sets with `python -m splinter.download`)") from None
+    rows = mrqa_hub.select_subset(rows, subset)
+    if not len(rows):
+        raise DataError(source, f"no rows with subset '{subset}' in split '{split}'")
+    fingerprint = _fingerprint("mrqa-hub", source, split, subset, rows._fingerprint, training)
+    raw = _build(_mrqa_hub_rows, {"rows": rows, "where": source, "training": bool(training)}, fingerprint, cache_dir)
+    return _finish(raw, source, training, "")
+
+
+def _mrqa_hub_rows(rows: Dataset, where: str, training: bool) -> Iterator[dict]:
+    """The MRQA file rules (_mrqa_rows) applied to Hub rows regrouped into contexts."""
+    seen: set = set()
+    for index, record in enumerate(mrqa_hub.context_records(rows), 1):
+        context = record["context"]
+        for qa in record["qas"]:
+            spans, notes = _mrqa_spans(context, qa["detected_answers"], where, None, f"question {qa['qid']}: ")
+            skip, notes = _policy(qa["qid"], qa["question"], context, spans, qa["answers"], notes, training, seen)
+            yield _row(qa["qid"], qa["question"], context, spans, qa["answers"], skip, notes, index)
 
 
 def _offline() -> bool:

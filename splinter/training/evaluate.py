@@ -91,6 +91,7 @@ def run(cfg: DictConfig) -> dict:
         "model_name": cfg.model.name,
         **source,
         "dataset": cfg.data.dataset,
+        "eval_dataset": datamodule.eval_dataset,  # == dataset unless data.eval_set names another
         "exact_match": metrics["exact_match"],
         "f1": metrics["f1"],
         "num_questions": metrics["num_questions"],

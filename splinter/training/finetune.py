@@ -50,7 +50,7 @@ def _read_eval_metrics(module) -> dict:
 def summary_lines(results: dict, output_dir: Path) -> str:
     """What a user reads at the end of a run: the scores (before and after, when both exist) and where
     everything went."""
-    lines = [f"{results['model_name']} on {results['num_questions']} {results['dataset']} questions "
+    lines = [f"{results['model_name']} on {results['num_questions']} {results['eval_dataset']} questions "
              f"after {results['steps']} steps on {results['data']['train_questions']} examples:"]
     if "f1_before" in results:
         lines.append(f"  before fine-tuning  EM {results['exact_match_before']:6.2f}  F1 {results['f1_before']:6.2f}")
@@ -97,6 +97,7 @@ def run(cfg: DictConfig) -> dict:
             "model_name": cfg.model.name,
             "checkpoint": cfg.model.checkpoint,
             "dataset": cfg.data.dataset,
+            "eval_dataset": datamodule.eval_dataset,  # == dataset unless data.eval_set names another
             "shots": cfg.data.shots,
             "split_seed": cfg.data.seed,
             "seed": cfg.seed,
