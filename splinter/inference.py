@@ -458,8 +458,8 @@ def _run_config_settings(model_dir: Path) -> tuple[dict, str]:
     except Exception as error:  # noqa: BLE001 - a broken file is reported, not guessed around
         raise CheckpointError(f"{run_config.resolve()}: cannot read the run's settings ({error})") from None
     data = cfg.get("data") if isinstance(cfg, dict) else None
-    if not isinstance(data, dict):
-        return {}, "defaults"
+    if not isinstance(data, dict) or not str(data.get("_target_", "")).endswith("QADataModule"):
+        return {}, "defaults"  # not a fine-tuning run (e.g. pretraining): its windows are not QA windows
     module = ((cfg.get("task") or {}).get("module") or {}) if isinstance(cfg.get("task"), dict) else {}
     return _settings_from({**data, **module}), str(run_config.resolve())
 

@@ -164,3 +164,15 @@ def test_predict_reads_squad_files_without_answers_and_reports_bad_lines(tmp_pat
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: {tmp_path / 'bad.jsonl'}:2: field 'question' should be str, got int")
     assert not (tmp_path / "a.jsonl").exists()
+
+
+def test_device_and_dtype_choices(tiny_answerer):
+    model, tokenizer = tiny_answerer.model, tiny_answerer.tokenizer
+    with pytest.raises(ConfigError, match=r"config key 'dtype': unknown dtype 'int8' \(valid: bf16, bfloat16"):
+        QuestionAnswerer(model, tokenizer, dtype="int8")
+    with pytest.raises(ConfigError, match="config key 'device': 'gpu' is not a torch device"):
+        QuestionAnswerer(model, tokenizer, device="gpu")
+    bf16 = QuestionAnswerer(model, tokenizer, device="cpu", dtype="bf16")  # autocast; the weights stay fp32
+    assert bf16.dtype == torch.bfloat16 and next(bf16.model.parameters()).dtype == torch.float32
+    result = bf16(question="Who wrote Hamlet?", context=HAMLET)
+    assert HAMLET[result["start"]:result["end"]] == result["answer"] != ""
