@@ -176,3 +176,11 @@ def test_device_and_dtype_choices(tiny_answerer):
     assert bf16.dtype == torch.bfloat16 and next(bf16.model.parameters()).dtype == torch.float32
     result = bf16(question="Who wrote Hamlet?", context=HAMLET)
     assert HAMLET[result["start"]:result["end"]] == result["answer"] != ""
+
+
+def test_an_unknown_hub_id_offline_is_one_line():
+    from splinter.errors import CheckpointError
+
+    with pytest.raises(CheckpointError) as error:
+        QuestionAnswerer.from_pretrained("no-such-owner/no-such-model")
+    assert "\n" not in str(error.value) and "no-such-owner/no-such-model" in str(error.value)
