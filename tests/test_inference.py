@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from run_helpers import FIXTURE_ROOT, run_cli, run_train
+from run_helpers import FIXTURE_ROOT, run_cli, run_evaluate, run_train
 from tiny_config import TINY
 
 from splinter.data.questions import read_questions
@@ -55,6 +55,16 @@ def test_answers_are_evaluations_predictions_for_every_question(trained, dev_que
     for q, r in zip(dev_questions, results, strict=True):
         if r["answer"]:
             assert q["context"][r["start"]:r["end"]] == r["answer"]
+
+
+def test_the_max_context_rule_matches_evaluation_too(trained, dev_questions, tmp_path):
+    out, _ = trained
+    run_evaluate(tmp_path, f"checkpoint={out / 'model'}", "task.module.use_max_context=true")
+    expected = json.loads((tmp_path / "predictions.json").read_text())
+    qa = QuestionAnswerer.from_pretrained(out / "model", use_max_context=True)
+    results = qa(question=[q["question"] for q in dev_questions], context=[q["context"] for q in dev_questions])
+    assert {q["id"]: r["answer"] for q, r in zip(dev_questions, results, strict=True)} == expected
+    assert expected != trained[1]  # the rule changes some answers here: the comparison means something
 
 
 def test_n_best_lists_start_with_the_answer_and_hold_distinct_spans(trained, dev_questions):
