@@ -41,10 +41,11 @@ report: $(STAMP)  ## aggregate a sweep into tables + plot: make report DIR=multi
 	$(PY) -m splinter.report $(DIR)
 
 lint: $(STAMP)  ## ruff check
-	$(PY) -m ruff check splinter tests bench train.py evaluate.py
+	$(PY) -m ruff check splinter tests bench train.py evaluate.py predict.py
 
 bench: $(STAMP)  ## splinter vs transformers speed/memory table (5-10 min; ARGS=--quick: ~2 min)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled $(PY) bench/run.py $(ARGS)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled $(PY) bench/inference.py $(ARGS)
 
 clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache outputs multirun

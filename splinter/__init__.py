@@ -16,6 +16,7 @@ _PUBLIC = {
     "SplinterForQuestionAnswering": "splinter.model.qa",
     "SplinterForPreTraining": "splinter.model.qa",
     "load_tokenizer": "splinter.tokenizer",
+    "QuestionAnswerer": "splinter.inference",
 }
 
 __all__ = [*_PUBLIC, "__version__"]

@@ -100,10 +100,7 @@ def build_windows(
     missing = [c for c in EXAMPLE_COLUMNS if c not in examples.column_names]
     if missing:
         raise DataError("examples dataset", f"missing columns {missing} (have {examples.column_names})")
-    question_token_id(tokenizer)  # fail here, with a clear message, rather than inside the map
-    if tokenizer.padding is not None or tokenizer.truncation is not None:
-        # windows are cut here; a padded/truncated encoding would silently lose context tokens
-        raise ConfigError("tokenizer", "must have padding and truncation disabled (use load_tokenizer())")
+    _check_tokenizer(tokenizer)  # fail here, with a clear message, rather than inside the map
     return examples.map(
         _windows_batch,
         batched=True,
@@ -115,6 +112,21 @@ def build_windows(
         num_proc=num_proc,
         desc="Building training windows" if training else "Building evaluation windows",
     )
+
+
+def windows_from_columns(columns: dict[str, list], tokenizer: Tokenizer, settings: WindowSettings,
+                         training: bool) -> dict[str, list]:
+    """`build_windows` for in-memory columns (lists keyed by `EXAMPLE_COLUMNS`): the same rows, with no
+    Dataset and no `map` (whose fingerprinting costs ~20 ms a call: most of answering one question)."""
+    _check_tokenizer(tokenizer)
+    return _windows_batch(columns, tokenizer, settings, training, LAYOUT_VERSION)
+
+
+def _check_tokenizer(tokenizer: Tokenizer) -> None:
+    question_token_id(tokenizer)
+    if tokenizer.padding is not None or tokenizer.truncation is not None:
+        # windows are cut here; a padded/truncated encoding would silently lose context tokens
+        raise ConfigError("tokenizer", "must have padding and truncation disabled (use load_tokenizer())")
 
 
 def window_spans(num_tokens: int, budget: int, stride: int) -> list[tuple[int, int]]:

@@ -1,0 +1,18 @@
+"""Answer the questions of a file with a checkpoint.   python predict.py --help  ·  README.md has the tour."""
+
+import hydra
+from omegaconf import DictConfig
+
+from splinter.cli import friendly_errors
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="predict")
+@friendly_errors
+def main(cfg: DictConfig) -> None:
+    from splinter.predict_file import run
+
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()

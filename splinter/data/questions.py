@@ -1,0 +1,138 @@
+"""Questions to answer (no gold answers needed) from a file, for `predict.py`.
+
+`read_questions(path)` accepts
+
+- MRQA `.jsonl` / `.jsonl.gz`: one context per line `{"context", "qas": [{"id", "question", ...}]}`
+  (header lines are skipped; answers, if present, are ignored);
+- plain JSONL (`.jsonl` / `.jsonl.gz`), one question per line: `{"id", "question", "context"}`; a
+  missing `id` becomes the line number. MRQA and plain lines may not be told apart by the suffix, so
+  each line is recognised by its keys (`qas` → MRQA);
+- SQuAD v1.1 / v2.0 `.json` (`.json.gz`): `{"data": [{"paragraphs": [{"context", "qas": [{"id",
+  "question"}]}]}]}`, with or without answers.
+
+It returns `(questions, summary)`: a list of `{"id", "question", "context"}` dicts in file order and a
+`DataSummary` whose `skipped` counts the questions left out, by the readers' reasons (empty question or
+context, duplicate id). A file that cannot be read (bad JSON, a field missing or of the wrong type)
+raises `DataError` naming the file and line (or the JSON location, for SQuAD files).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from splinter.data.examples import SKIP_DUPLICATE_ID, SKIP_EMPTY, DataSummary
+from splinter.errors import DataError
+
+SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
+
+
+def read_questions(path: str | Path) -> tuple[list[dict], DataSummary]:
+    path = Path(path).expanduser()
+    name = path.name.lower()
+    if not name.endswith(SUFFIXES):
+        raise DataError(path, f"unknown format: expected one of {', '.join(SUFFIXES)}")
+    if path.is_dir():
+        raise DataError(path, "is a folder, not a data file")
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    rows = _json_rows(path) if name.endswith((".json", ".json.gz")) else _jsonl_rows(path)
+    questions, reasons, seen = [], [], set()
+    for qid, question, context in rows:
+        if not question.strip() or not context.strip():
+            reasons.append(SKIP_EMPTY)
+        elif qid in seen:
+            reasons.append(SKIP_DUPLICATE_ID)
+        else:
+            seen.add(qid)
+            reasons.append("")
+            questions.append({"id": qid, "question": question, "context": context})
+    if not reasons:
+        raise DataError(path, "no questions in the file")
+    return questions, DataSummary.from_reasons(str(path), reasons, split="predict")
+
+
+def _open(path: Path):
+    return gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz") else open(path, encoding="utf-8")
+
+
+def _string(obj: dict, key: str, path: Path, line: int | None, where: str = "") -> str:
+    if key not in obj:
+        raise DataError(path, f"{where}missing field '{key}'", line)
+    if not isinstance(obj[key], str):
+        raise DataError(path, f"{where}field '{key}' should be str, got {type(obj[key]).__name__}", line)
+    return obj[key]
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[str, str, str]]:
+    lineno = 0
+    try:
+        with _open(path) as f:
+            for lineno, line in enumerate(f, 1):  # noqa: B007 (lineno is reported on a read error)
+                if line.strip():
+                    yield from _line_rows(line, path, lineno)
+    except (OSError, EOFError, UnicodeDecodeError) as error:  # gzip.BadGzipFile is an OSError
+        raise DataError(path, f"cannot read: {error}", lineno + 1) from None
+
+
+def _line_rows(line: str, path: Path, lineno: int) -> Iterator[tuple[str, str, str]]:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise DataError(path, f"malformed JSON: {error.msg} (column {error.colno})", lineno) from None
+    if not isinstance(obj, dict):
+        raise DataError(path, "expected one JSON object per line", lineno)
+    if "header" in obj and "context" not in obj:
+        return
+    context = _string(obj, "context", path, lineno)
+    if "qas" in obj:  # MRQA: one context, several questions
+        if not isinstance(obj["qas"], list):
+            raise DataError(path, f"field 'qas' should be list, got {type(obj['qas']).__name__}", lineno)
+        for k, qa in enumerate(obj["qas"]):
+            where = f"qas[{k}]: "
+            if not isinstance(qa, dict):
+                raise DataError(path, f"{where}expected an object", lineno)
+            qid = qa.get("id") or qa.get("qid")
+            if not isinstance(qid, str) or not qid:
+                raise DataError(path, f"{where}missing field 'id'", lineno)
+            yield qid, _string(qa, "question", path, lineno, where), context
+        return
+    qid = obj.get("id", str(lineno))
+    if not isinstance(qid, (str, int)) or isinstance(qid, bool):
+        raise DataError(path, f"field 'id' should be str, got {type(qid).__name__}", lineno)
+    yield str(qid), _string(obj, "question", path, lineno), context
+
+
+def _json_rows(path: Path) -> Iterator[tuple[str, str, str]]:
+    try:
+        with _open(path) as f:
+            text = f.read()
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise DataError(path, f"cannot read: {error}") from None
+    if not text.strip():
+        raise DataError(path, "empty file")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataError(path, f"malformed JSON: {error.msg} (column {error.colno})", error.lineno) from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("data"), list):
+        raise DataError(path, "not a SQuAD file: expected a JSON object with a 'data' list of articles", 1)
+    for a, article in enumerate(obj["data"]):
+        paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
+        if not isinstance(paragraphs, list):
+            raise DataError(path, f"data[{a}]: missing field 'paragraphs'")
+        for p, paragraph in enumerate(paragraphs):
+            where = f"data[{a}].paragraphs[{p}]"
+            if not isinstance(paragraph, dict):
+                raise DataError(path, f"{where}: expected an object")
+            context = _string(paragraph, "context", path, None, f"{where}: ")
+            qas = paragraph.get("qas")
+            if not isinstance(qas, list):
+                raise DataError(path, f"{where}: missing field 'qas'")
+            for q, qa in enumerate(qas):
+                here = f"{where}.qas[{q}]: "
+                if not isinstance(qa, dict):
+                    raise DataError(path, f"{here}expected an object")
+                yield _string(qa, "id", path, None, here), _string(qa, "question", path, None, here), context

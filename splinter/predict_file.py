@@ -1,0 +1,92 @@
+"""`predict.py`: answer every question of a file with a checkpoint; answers go to a JSONL file.
+
+Output: one line per answered question, in input order,
+``{"id", "answer", "start", "end", "score"}`` (character offsets into the context; ``probability``
+with ``probability=true``; ``n_best``: the ``top_k`` best distinct answers when ``top_k`` > 1). The file
+is written under a temporary name and renamed when complete. Questions that cannot be answered are
+skipped and counted by reason, in the summary line printed at the end and in ``<output>.summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from splinter.data.questions import read_questions
+from splinter.errors import ConfigError
+from splinter.inference import SETTING_KEYS, QuestionAnswerer, Skipped
+
+log = logging.getLogger("splinter")
+
+
+def run(cfg: DictConfig) -> dict:
+    started = time.perf_counter()
+    for key in ("checkpoint", "input", "output"):
+        if not cfg.get(key):
+            raise ConfigError(key, "is required: python predict.py checkpoint=<dir|hub id|run.ckpt|minilm> "
+                              "input=<questions file> output=<answers.jsonl>")
+    top_k = cfg.top_k
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ConfigError("top_k", f"must be an integer >= 1, got {top_k!r}")
+    settings = OmegaConf.to_container(cfg.settings, resolve=True) if cfg.get("settings") else {}
+    unknown = sorted(set(settings) - set(SETTING_KEYS))
+    if unknown:
+        raise ConfigError(f"settings.{unknown[0]}", "not a QuestionAnswerer setting", choices=SETTING_KEYS)
+
+    questions, summary = read_questions(cfg.input)
+    log.info("%s", summary)
+    qa = QuestionAnswerer.from_pretrained(str(cfg.checkpoint), device=cfg.device, dtype=cfg.dtype, **settings)
+    log.info("settings from %s: %s, %s", qa.settings_source, qa.windows, qa.decoding)
+
+    output = Path(cfg.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".partial")
+    skipped = Counter(summary.skipped)
+    answered = 0
+    stream = qa.answer_stream(((q["question"], q["context"]) for q in questions),
+                              top_k=top_k if top_k > 1 else None, probability=bool(cfg.probability))
+    try:
+        with open(partial, "w", encoding="utf-8") as f:
+            bar = tqdm(zip(questions, stream, strict=True), total=len(questions), unit="question",
+                       desc="Answering", disable=not cfg.progress)
+            for question, result in bar:
+                if isinstance(result, Skipped):
+                    skipped[result.reason] += 1
+                    continue
+                f.write(json.dumps(_line(question["id"], result), ensure_ascii=False) + "\n")
+                answered += 1
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+
+    report = {
+        "input": str(cfg.input),
+        "output": str(output),
+        "checkpoint": str(cfg.checkpoint),
+        "questions": summary.total,
+        "answered": answered,
+        "skipped": dict(sorted(skipped.items())),
+        "settings_source": qa.settings_source,
+        "wall_seconds": round(time.perf_counter() - started, 2),
+    }
+    summary_path = output.with_name(output.name + ".summary.json")
+    tmp = summary_path.with_name(summary_path.name + ".partial")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    os.replace(tmp, summary_path)
+    skips = ", ".join(f"{n} {reason}" for reason, n in report["skipped"].items())
+    print(f"answered {answered} / {summary.total} questions{': skipped ' + skips if skips else ''}  → {output}")
+    return report
+
+
+def _line(qid: str, result: dict | list) -> dict:
+    if isinstance(result, list):  # top_k > 1: the best answer's fields, then the n-best list
+        best = result[0] if result else {"answer": "", "start": None, "end": None, "score": None}
+        return {"id": qid, **best, "n_best": result}
+    return {"id": qid, **result}
