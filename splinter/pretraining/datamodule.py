@@ -317,15 +317,15 @@ def format_counts(stats: dict) -> str:
 
 
 def no_recurring_span_message(stats: dict) -> str:
+    """The one line for a corpus (or a stream's look-ahead) in which no passage has a recurring span."""
     passages, lookahead = stats["passages"], stats["streaming_lookahead"]
     if passages == 0:
-        where = "the corpus gives no passage (every record is blank)"
-    elif lookahead is not None and passages >= lookahead:
+        return "the corpus gives no passage (every record is blank), so there is nothing to train on"
+    if lookahead is not None and passages >= lookahead:
         where = f"none of the first {passages} passages of the stream (the look-ahead, data.statistics_rows)"
-        where += " has a recurring span"
     else:
-        where = f"none of the {passages} passages has a recurring span"
+        where = f"none of the {passages} passages"
     return (
-        f"{where} (whole words that occur twice in a passage), so there is nothing to train on: "
-        "the corpus is too small or its passages too short"
+        f"{where} has a recurring span (whole words that occur twice in a passage), so there is nothing to "
+        "train on: the corpus is too small or its passages too short"
     )
