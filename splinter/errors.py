@@ -10,6 +10,12 @@ from __future__ import annotations
 class SplinterError(Exception):
     """Base class for errors whose message is meant for the user, not for a debugger."""
 
+    def __reduce__(self):
+        # Subclasses build their message from several arguments, which the default pickling (the
+        # class called with `self.args`) cannot repeat; rebuild from the message and the attributes
+        # instead, so that the error crosses processes (datasets' num_proc, data-loader workers) intact.
+        return _rebuild, (type(self), str(self), self.__dict__)
+
 
 class CheckpointError(SplinterError):
     """A checkpoint could not be found, downloaded or read."""
@@ -41,3 +47,10 @@ class DownloadError(SplinterError):
 
 class ChecksumError(SplinterError):
     """A file's sha256 is not the expected one. The message names the file and both hashes."""
+
+
+def _rebuild(cls: type[SplinterError], message: str, state: dict) -> SplinterError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error

@@ -57,10 +57,12 @@ def test_jsonl_gzip_and_several_sources_in_order(tmp_path, cache):
     b = tmp_path / "b.txt.gz"
     with gzip.open(b, "wt", encoding="utf-8") as f:
         f.write("gamma\n\ndelta\n")
-    assert read_documents([a, str(b)], cache_dir=cache)["text"] == ["alpha", "beta", "gamma", "delta"]
+    # the blank record stays as an empty document, to be counted (packing skips it)
+    expected = ["alpha", "beta", "", "gamma", "delta"]
+    assert read_documents([a, str(b)], cache_dir=cache)["text"] == expected
     streamed = [row["text"] for row in read_documents([a, str(b)], streaming=True)]
-    assert streamed == ["alpha", "beta", "gamma", "delta"]
-    assert read_documents(str(tmp_path / "*.*"), cache_dir=cache)["text"] == ["alpha", "beta", "gamma", "delta"]
+    assert streamed == expected
+    assert read_documents(str(tmp_path / "*.*"), cache_dir=cache)["text"] == expected
     with pytest.raises(DataError, match="no file matches"):
         read_documents(str(tmp_path / "*.none"), cache_dir=cache)
     with pytest.raises(DataError, match="is a directory"):
@@ -328,25 +330,34 @@ def test_checkpoint_loads_for_fine_tuning_and_continued_pretraining(tokenizer, t
     assert qa_out.start_logits.shape == (1, len(encoded.ids))
 
 
-def test_train_py_task_pretrain_runs_end_to_end(tmp_path, cache):
+PRETRAIN = [
+    "task=pretrain", "data=text", "model=tiny", "trainer=cpu", "logger=none", "data.max_seq_length=64",
+    "data.batch_size=4", "data.num_workers=0", "trainer.enable_progress_bar=false",
+]
+
+
+def pretrain_config(output_dir: Path, cache: str, *overrides: str):
     from hydra import compose, initialize_config_dir
 
+    conf = Path(__file__).parent.parent / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        return compose("train", overrides=[*PRETRAIN, f"output_dir={output_dir}", f"data.cache_dir={cache}", *overrides])
+
+
+def test_train_py_task_pretrain_runs_end_to_end(tmp_path, cache):
     from splinter.model.qa import SplinterForQuestionAnswering
     from splinter.pretraining.run import run
 
-    conf = Path(__file__).parent.parent / "conf"
-    overrides = [
-        "task=pretrain", "data=text", "model=tiny", "trainer=cpu", "logger=none", f"output_dir={tmp_path}",
-        f"data.files=[{SAMPLE}]", "data.max_seq_length=64", "data.batch_size=4", "data.num_workers=0",
-        f"data.cache_dir={cache}", "task.max_steps=3", "task.save_every_n_steps=2", "task.checkpoint_every_n_steps=3", "task.module.warmup_ratio=0.5",
-        "trainer.enable_progress_bar=false",
-    ]
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
+    cfg = pretrain_config(
+        tmp_path, cache, f"data.files=[{SAMPLE}]", "task.max_steps=3", "task.save_every_n_steps=2",
+        "task.checkpoint_every_n_steps=3", "task.module.warmup_ratio=0.5",
+    )
     results = run(cfg)
     assert results["steps"] == 3 and results["final_loss"] > 0
     stats = json.loads((tmp_path / "span_statistics.json").read_text())
     assert stats == results["span_statistics"] and stats["questions"] > 0
+    assert stats["passages_dropped"] == stats["questions_per_passage_hist"]["0"] > 0
+    assert stats["records"] == 10 and stats["empty_records_skipped"] == 0
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()  # kept after a normal end
     assert (tmp_path / "model-step2" / "model.safetensors").is_file()
     assert json.loads((tmp_path / "results.json").read_text())["steps"] == 3
@@ -369,3 +380,134 @@ def test_configs_match_the_classes():
     assert set(task.module) - {"_target_"} == parameters
     assert task.module.eps == 1e-6 and task.module.lr == 1e-4 and task.module.warmup_steps == 10000
     assert task.run == "splinter.pretraining.run.run"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Corpora that cannot train, bad lines in workers, what is dropped
+
+
+def unique_words(tmp_path: Path) -> str:
+    """Two documents in which no word occurs twice: no passage has a recurring span."""
+    words = [f"word{i}" for i in range(240)]
+    return write(tmp_path / "unique.txt", " ".join(words[:120]) + "\n\n" + " ".join(words[120:]) + "\n")
+
+
+@pytest.mark.timeout(180)  # the stream used to loop through empty epochs forever
+@pytest.mark.parametrize(
+    ("streaming", "workers", "lookahead", "where"),
+    [
+        (False, 0, 10_000, "none of the {n} passages"),
+        (True, 0, 10_000, "none of the {n} passages"),
+        (True, 2, 10_000, "none of the {n} passages"),
+        (True, 0, 3, "none of the first 3 passages of the stream (the look-ahead, data.statistics_rows)"),
+    ],
+)
+def test_a_corpus_without_recurring_spans_stops_with_one_line(tmp_path, cache, streaming, workers, lookahead, where):
+    from splinter.pretraining.run import run
+
+    cfg = pretrain_config(
+        tmp_path / "run", cache, f"data.files=[{unique_words(tmp_path)}]", f"data.streaming={streaming}",
+        f"data.num_workers={workers}", f"data.statistics_rows={lookahead}", "task.max_steps=5",
+    )
+    with pytest.raises(ConfigError) as info:
+        run(cfg)
+    stats = json.loads((tmp_path / "run" / "span_statistics.json").read_text())
+    assert stats["questions"] == 0 and stats["passages"] == stats["passages_dropped"] >= 3
+    assert str(info.value) == (
+        "config key 'data.files': " + where.format(n=stats["passages"]) + " has a recurring span (whole words that "
+        "occur twice in a passage), so there is nothing to train on: the corpus is too small or its passages too short"
+    )
+    assert not (tmp_path / "run" / "model").exists()
+
+
+def late_bad_line(tmp_path: Path) -> str:
+    """A bad line after more than one packing batch (1,000 documents) and far beyond a look-ahead of 3
+    passages; its records have no recurring span, so they give no training step before it."""
+    records = [json.dumps({"text": f"record {i}"}) for i in range(1100)]
+    return write(tmp_path / "late.jsonl", "\n".join(records) + "\n{broken\n")
+
+
+LATE_ERROR = ":1101: invalid JSON (Expecting property name enclosed in double quotes, column 2)"
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_late_bad_line_in_a_stream_is_the_data_error(tmp_path, cache, workers):
+    from splinter.pretraining.run import run
+
+    late = late_bad_line(tmp_path)
+    cfg = pretrain_config(
+        tmp_path / "run", cache, f"data.files=[{SAMPLE},{late}]", "data.streaming=true",
+        f"data.num_workers={workers}", "data.statistics_rows=3", "task.max_steps=1000",
+    )
+    with pytest.raises(DataError) as info:
+        run(cfg)
+    assert str(info.value) == late + LATE_ERROR
+
+
+def test_num_proc_reading_errors_are_the_data_error(tmp_path, cache):
+    from splinter.pretraining.run import run
+
+    bad = write(tmp_path / "bad.jsonl", '{"text": "fine"}\n{"text": 3}\n')
+    empty = write(tmp_path / "empty.txt", "")
+    cfg = pretrain_config(tmp_path / "run", cache, f"data.files=[{SAMPLE},{bad}]", "data.num_proc=2", "task.max_steps=5")
+    with pytest.raises(DataError) as info:
+        run(cfg)
+    assert str(info.value) == f"{bad}:2: field 'text' is int, expected a string"
+    with pytest.raises(DataError) as info:
+        read_documents([str(SAMPLE), empty], num_proc=2, cache_dir=cache)
+    assert str(info.value) == f"{empty}: no documents (the file is empty or blank)"
+
+
+@pytest.mark.timeout(300)
+def test_a_data_error_from_a_worker_is_one_line_on_the_command_line(tmp_path):
+    from run_helpers import run_cli
+
+    late = late_bad_line(tmp_path)
+    result = run_cli(
+        "train.py", *PRETRAIN, f"hydra.run.dir={tmp_path / 'run'}", f"data.cache_dir={tmp_path / 'cache'}",
+        f"data.files=[{SAMPLE},{late}]", "data.streaming=true", "data.num_workers=2", "data.statistics_rows=3",
+        "task.max_steps=1000",
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == f"error: {late}{LATE_ERROR}"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_dropped_passages_and_blank_records_are_counted(tmp_path, tokenizer, cache, capsys, streaming):
+    documents = [d for d in SAMPLE.read_text().split("\n\n") if d.strip()]
+    records = [{"text": d} for d in documents[:5]] + [{"text": ""}, {"text": " \n "}] + [
+        {"text": d} for d in documents[5:]
+    ]
+    corpus = write(tmp_path / "c.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    dm = PretrainDataModule(corpus, tokenizer, max_seq_length=64, batch_size=4, cache_dir=cache, streaming=streaming,
+                            shuffle=False)
+    dm.setup("fit")
+    stats = dm.statistics
+    assert (stats["records"], stats["empty_records_skipped"], stats["streaming_lookahead"]) == (12, 2, None)
+    dropped = stats["questions_per_passage_hist"]["0"]
+    assert stats["passages_dropped"] == dropped > 0
+    kept = sum(len(batch["input_ids"]) for batch in dm.train_dataloader())
+    assert kept == stats["passages"] - dropped
+    line = f"kept {kept} of {stats['passages']} passages: {dropped} without a recurring span dropped; " \
+           "2 of 12 records skipped (blank text)"
+    assert line in capsys.readouterr().out.splitlines()
+    if streaming:  # a look-ahead shorter than the stream says what it covered
+        partial = PretrainDataModule(corpus, tokenizer, max_seq_length=64, streaming=True, statistics_rows=5)
+        partial.setup("fit")
+        assert partial.statistics["passages"] == 5 and partial.statistics["records"] == 5
+        assert capsys.readouterr().out.splitlines()[-1].endswith("records skipped (blank text) (the first 5 of the stream)")
+
+
+def test_streaming_starts_at_most_one_worker_per_file(tmp_path, tokenizer, cache, capfd):
+    one = make_datamodule(tokenizer, cache, streaming=True, num_workers=2, max_seq_length=64)
+    loader = one.train_dataloader()
+    assert loader.num_workers == 1
+    for _ in range(2):  # two epochs: datasets warned about the idle worker at each one
+        assert sum(len(batch["input_ids"]) for batch in loader) == len(make_datamodule(
+            tokenizer, cache, max_seq_length=64).train_dataloader().dataset)
+    assert "Too many dataloader workers" not in capfd.readouterr().err
+    copy = write(tmp_path / "copy.txt", SAMPLE.read_text())
+    two = PretrainDataModule([str(SAMPLE), copy], tokenizer, streaming=True, num_workers=3, max_seq_length=64)
+    assert two.train_dataloader().num_workers == 2

@@ -7,13 +7,15 @@ Sources (`read_documents`), any mix of:
   are joined with a newline. With `one_doc_per_line=True` every non-blank line is a document
   (e.g. one Wikipedia article per line).
 - JSON lines (`*.jsonl`, `*.jsonl.gz`, `*.ndjson`): one object per line with a string `text` field
-  (the name is `text_field`); blank lines are skipped; other fields are ignored.
+  (the name is `text_field`); blank lines are skipped; other fields are ignored. A record whose text
+  is blank stays as an empty document, so that `count_empty_records` can report it; packing skips it.
 - a glob pattern (`corpus/*.txt`, `wiki/**/*.jsonl`): its matches, sorted by name;
 - a `datasets` hub dataset name (anything that is not an existing path and has no file extension
   above, e.g. `wikitext` or `owner/name`; `name:config` picks a configuration): its `train` split,
   which must have a `text` column. Offline or unknown names give one `DataError`.
 
-Errors name the file and the line (`DataError`). A source without any document is an error.
+Errors name the file and the line (`DataError`), also when they are raised in a `num_proc` worker.
+A source without any (non-empty) document is an error.
 
 Passages (`pack_documents` / `PassagePacker`): each document is tokenised without special tokens
 (`Tokenizer.encode_batch`, inside a batched `datasets.map` with `num_proc` workers) and its pieces
@@ -43,7 +45,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 
-from splinter.errors import DataError
+from splinter.errors import DataError, SplinterError
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 FILE_SUFFIXES = (*JSONL_SUFFIXES, ".txt", ".txt.gz", ".text", ".gz", ".json")
@@ -94,8 +96,7 @@ def iter_jsonl_documents(path: str, text_field: str = "text") -> Iterator[str]:
         text = record[text_field]
         if not isinstance(text, str):
             raise DataError(path, f"field {text_field!r} is {type(text).__name__}, expected a string", number)
-        if text.strip():
-            yield text.strip()
+        yield text.strip()  # "" for a blank record: counted, then skipped by the packer
 
 
 def is_jsonl(path: str) -> bool:
@@ -109,7 +110,7 @@ def iter_file_documents(path: str, one_doc_per_line: bool = False, text_field: s
         iter_jsonl_documents(path, text_field) if is_jsonl(path) else iter_text_documents(path, one_doc_per_line)
     )
     for document in documents:
-        found = True
+        found = found or bool(document)
         yield document
     if not found:
         raise DataError(path, "no documents (the file is empty or blank)")
@@ -128,6 +129,38 @@ def _generate(sources: list[tuple[str, int, int]], one_doc_per_line: bool, text_
     for path, _, _ in sources:
         for document in iter_file_documents(path, one_doc_per_line, text_field):
             yield {"text": document}
+
+
+def splinter_cause(error: BaseException) -> SplinterError | None:
+    """The `SplinterError` behind a wrapper exception (`datasets` wraps what a generator raises, in a
+    `num_proc` worker process too), or None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, SplinterError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def count_empty_records(documents, max_rows: int | None = None) -> tuple[int, int]:
+    """(records, records whose text is blank) of a `read_documents` dataset: all rows of a `Dataset`
+    (via Arrow), or the first `max_rows` of an `IterableDataset`."""
+    import datasets
+
+    if isinstance(documents, datasets.Dataset):
+        import pyarrow.compute as pc
+
+        empty = 0
+        for part in documents.with_format("arrow").iter(batch_size=10_000):
+            blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(part["text"])), 0)
+            empty += pc.sum(blank).as_py() or 0
+        return len(documents), int(empty)
+    records = empty = 0
+    for row in documents.take(max_rows) if max_rows is not None else documents:
+        records += 1
+        empty += not row["text"].strip()
+    return records, empty
 
 
 def _load_hub(name: str, streaming: bool, cache_dir: str | None, text_field: str):
@@ -212,8 +245,16 @@ def read_documents(
                     )
                 )
             except DatasetGenerationError as error:
-                cause = error.__cause__ or error.__context__
-                if isinstance(cause, DataError):
+                cause = splinter_cause(error)
+                if cause is None and (num_proc or 1) > 1:
+                    # From a worker process the error arrives as the text of its traceback only: read
+                    # the files again here, where the same error is raised as itself.
+                    try:
+                        for _ in _generate(**gen_kwargs):
+                            pass
+                    except SplinterError as again:
+                        cause = again
+                if cause is not None:
                     raise cause from None
                 raise
         files.clear()
@@ -287,6 +328,8 @@ class PassagePacker:
         passages: list[list[int]] = []
         current: list[int] = []
         for doc in documents:
+            if not doc:  # a blank record: no passage, and no passage boundary either
+                continue
             if current and not self.pack_across_documents:
                 passages.append(current)
                 current = []

@@ -4,13 +4,18 @@ The two preprocessing steps (`corpus.load_passages`, `recurring_spans.mask_passa
 `datasets.map` with `num_proc` workers and are cached by `datasets` (keyed on the files' size and
 modification time and on every option), so a second run, or `setup()` after `prepare_data()`, reads
 the cache. Passages without any question are dropped by default (`drop_empty`): they carry no
-training signal (the original kept them with all question weights 0).
+training signal (the original kept them with all question weights 0). The statistics count the
+dropped passages and the records with blank text that were skipped; a corpus in which no passage
+has a recurring span is an error (there is nothing to train on), the same one in both modes below.
 
 Streaming (`streaming=True`): nothing is cached; data-loader workers split the stream by file
-(a single file feeds one worker); the masking seed of a passage is (seed, its index in the stream a
-worker reads), so the masks are reproducible for a fixed file list and `num_workers`; rows are
-shuffled in a buffer of `shuffle_buffer` rows, reseeded per epoch (`set_epoch`); the statistics
-cover the first `statistics_rows` passages; the trainer needs `max_steps`.
+(one worker per file at most: more would idle); the masking seed of a passage is (seed, its index in
+the stream a worker reads), so the masks are reproducible for a fixed file list and number of
+workers; rows are shuffled in a buffer of `shuffle_buffer` rows, reseeded per epoch (`set_epoch`);
+the statistics and counts cover the first `statistics_rows` passages (and records): that bounded
+look-ahead is where a stream without any recurring span is detected; the trainer needs `max_steps`.
+A `SplinterError` raised while a worker reads (a bad line late in a file) reaches the main process
+as itself (`WorkerErrors`), not as a traceback of the worker.
 
 Batches (`collate`): `input_ids`, `attention_mask`, `token_type_ids` (all 0: one segment) [B, L] padded
 to the longest row (optionally a multiple of `pad_to_multiple_of`); `question_positions`,
@@ -27,8 +32,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from splinter.errors import ConfigError
-from splinter.pretraining.corpus import load_passages, resolve_sources
+from splinter.errors import ConfigError, SplinterError
+from splinter.pretraining.corpus import count_empty_records, pack_documents, read_documents, resolve_sources
 from splinter.pretraining.recurring_spans import (
     CLUSTER_ORDERS,
     format_statistics,
@@ -68,6 +73,31 @@ def collate(rows: Sequence[dict], pad_id: int = 0, pad_to_multiple_of: int | Non
     }
 
 
+class CarriedError:
+    """A `SplinterError` raised in a data-loader worker, travelling as a row and then as the batch.
+
+    torch re-raises a worker's exception as its type called with the worker's formatted traceback
+    (or as a RuntimeError when that call fails), so the one-line message would be lost; this object
+    is pickled with the error itself instead, and `PretrainDataModule.on_before_batch_transfer`
+    raises it in the main process."""
+
+    def __init__(self, error: SplinterError):
+        self.error = error
+
+
+class WorkerErrors(torch.utils.data.IterableDataset):
+    """Wraps a streaming dataset: a `SplinterError` while iterating ends the stream with a `CarriedError`."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __iter__(self):
+        try:
+            yield from self.dataset
+        except SplinterError as error:
+            yield CarriedError(error)
+
+
 class PretrainCollator:
     """Picklable collate function for data-loader workers."""
 
@@ -75,6 +105,9 @@ class PretrainCollator:
         self.pad_id, self.pad_to_multiple_of = pad_id, pad_to_multiple_of
 
     def __call__(self, rows):
+        carried = [row for row in rows if isinstance(row, CarriedError)]
+        if carried:
+            return carried[0]
         return collate(rows, self.pad_id, self.pad_to_multiple_of)
 
 
@@ -119,6 +152,8 @@ class PretrainDataModule(pl.LightningDataModule):
         super().__init__()
         if cluster_order not in CLUSTER_ORDERS:
             raise ConfigError("data.cluster_order", f"unknown value {cluster_order!r}", CLUSTER_ORDERS)
+        if streaming and (statistics_rows is None or statistics_rows < 1):
+            raise ConfigError("data.statistics_rows", f"streaming needs a positive look-ahead, got {statistics_rows}")
         if isinstance(files, str):
             files = [files]
         if not files:
@@ -144,17 +179,12 @@ class PretrainDataModule(pl.LightningDataModule):
         self.statistics: dict | None = None
 
     def build_dataset(self):
-        """Passages → recurring-span rows (cached for map-style datasets); empty rows dropped."""
-        passages = load_passages(
-            self.files,
-            self.tokenizer,
-            max_seq_length=self.max_seq_length,
-            one_doc_per_line=self.one_doc_per_line,
-            pack_across_documents=self.pack_across_documents,
-            streaming=self.streaming,
-            num_proc=self.num_proc,
-            cache_dir=self.cache_dir,
-            text_field=self.text_field,
+        """(documents, recurring-span rows), both cached for map-style datasets; nothing dropped yet."""
+        documents = read_documents(
+            self.files, self.one_doc_per_line, self.streaming, self.cache_dir, self.text_field, self.num_proc
+        )
+        passages = pack_documents(
+            documents, self.tokenizer, self.max_seq_length, self.pack_across_documents, self.num_proc
         )
         rows = mask_passages(
             passages,
@@ -167,7 +197,7 @@ class PretrainDataModule(pl.LightningDataModule):
             num_proc=self.num_proc,
             debug=self.debug,
         )
-        return rows
+        return documents, rows
 
     def prepare_data(self):
         if not self.streaming:
@@ -176,17 +206,18 @@ class PretrainDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None):
         if self.dataset is not None:
             return
-        rows = self.build_dataset()
-        stats_source = rows if not self.streaming else rows.take(self.statistics_rows)
-        self.statistics = span_statistics(stats_source)
+        documents, rows = self.build_dataset()
+        self.statistics = self.count(documents, rows)
         if self.trainer is None or self.trainer.is_global_zero:
-            message = format_statistics(self.statistics)
-            if log.isEnabledFor(logging.INFO):  # train.py: into the run's log
-                log.info(message)
-            else:
-                print(message)
+            for message in (format_statistics(self.statistics), format_counts(self.statistics)):
+                if log.isEnabledFor(logging.INFO):  # train.py: into the run's log
+                    log.info(message)
+                else:
+                    print(message)
             if self.statistics_path:
                 self.save_statistics(self.statistics_path)
+        if self.statistics["questions"] == 0:
+            raise ConfigError("data.files", no_recurring_span_message(self.statistics))
         if self.drop_empty:
             if self.streaming:
                 rows = rows.filter(_has_questions)
@@ -198,10 +229,6 @@ class PretrainDataModule(pl.LightningDataModule):
                     num_proc=self.num_proc,
                     desc="Dropping passages without questions",
                 )
-                if len(rows) == 0:
-                    raise ConfigError(
-                        "data.files", "no passage has a recurring span: the corpus is too small or too short"
-                    )
         if self.streaming:
             if self.trainer is not None and self.trainer.world_size > 1:
                 from datasets.distributed import split_dataset_by_node
@@ -210,6 +237,23 @@ class PretrainDataModule(pl.LightningDataModule):
             if self.shuffle:
                 rows = rows.shuffle(seed=self.seed, buffer_size=self.shuffle_buffer)
         self.dataset = rows
+
+    def count(self, documents, rows) -> dict:
+        """`span_statistics` plus what is dropped: passages without a recurring span (when
+        `drop_empty`) and records with blank text; streaming: over the first `statistics_rows`
+        passages and records (`streaming_lookahead` says so when the stream is longer)."""
+        lookahead = self.statistics_rows if self.streaming else None
+        stats = span_statistics(rows if lookahead is None else rows.take(lookahead))
+        records, empty = count_empty_records(documents, lookahead)
+        without = stats["questions_per_passage_hist"].get("0", 0)
+        partial = lookahead is not None and (stats["passages"] >= lookahead or records >= lookahead)
+        stats.update(
+            records=records,
+            empty_records_skipped=empty,
+            passages_dropped=without if self.drop_empty else 0,
+            streaming_lookahead=lookahead if partial else None,  # None: the counts cover the whole corpus
+        )
+        return stats
 
     def save_statistics(self, path: str) -> None:
         if self.statistics is None:
@@ -220,19 +264,68 @@ class PretrainDataModule(pl.LightningDataModule):
         if self.dataset is None:
             self.setup("fit")
         collator = PretrainCollator(self.pad_id, self.pad_to_multiple_of)
+        workers = self.stream_workers() if self.streaming else self.num_workers
         common = dict(
             batch_size=self.batch_size,
             collate_fn=collator,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            num_workers=workers,
+            persistent_workers=workers > 0,
         )
         if self.streaming:
-            return DataLoader(self.dataset, **common)
+            return DataLoader(WorkerErrors(self.dataset) if workers else self.dataset, **common)
         generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(self.dataset, shuffle=self.shuffle, generator=generator, **common)
+
+    def stream_workers(self) -> int:
+        """`num_workers`, at most the stream's shards (files) of this process: `datasets` gives each
+        worker whole shards, so extra workers would only idle (and warn at every epoch)."""
+        shards = self.dataset.num_shards
+        world = self.trainer.world_size if self.trainer is not None else 1
+        if world > 1 and shards % world == 0:  # split_dataset_by_node hands out whole shards
+            shards //= world
+        workers = min(self.num_workers, shards)
+        if workers < self.num_workers:
+            log.info(
+                "data.num_workers=%d, but the stream has %d shard%s (one per file) for this process: using %d",
+                self.num_workers, shards, "" if shards == 1 else "s", workers,
+            )
+        return workers
+
+    def on_before_batch_transfer(self, batch, dataloader_idx: int):
+        if isinstance(batch, CarriedError):  # raised while a worker read the stream (see WorkerErrors)
+            raise batch.error
+        return batch
 
     def set_epoch(self, epoch: int) -> None:
         """Streaming: a different shuffle order per epoch (`IterableDataset.set_epoch`); called by
         `PretrainModule.on_train_epoch_start`. Map-style datasets reshuffle through their sampler."""
         if self.streaming and self.dataset is not None:
             self.dataset.set_epoch(epoch)
+
+
+def format_counts(stats: dict) -> str:
+    """One log line: what was dropped or skipped, of how many (`PretrainDataModule.count`)."""
+    passages, dropped = stats["passages"], stats["passages_dropped"]
+    without = stats["questions_per_passage_hist"].get("0", 0)
+    if dropped or not without:
+        kept = f"kept {passages - dropped} of {passages} passages: {dropped} without a recurring span dropped"
+    else:
+        kept = f"kept all {passages} passages ({without} without a recurring span: data.drop_empty=false)"
+    skipped = f"{stats['empty_records_skipped']} of {stats['records']} records skipped (blank text)"
+    scope = "" if stats["streaming_lookahead"] is None else f" (the first {stats['streaming_lookahead']} of the stream)"
+    return f"{kept}; {skipped}{scope}"
+
+
+def no_recurring_span_message(stats: dict) -> str:
+    """The one line for a corpus (or a stream's look-ahead) in which no passage has a recurring span."""
+    passages, lookahead = stats["passages"], stats["streaming_lookahead"]
+    if passages == 0:
+        return "the corpus gives no passage (every record is blank), so there is nothing to train on"
+    if lookahead is not None and passages >= lookahead:
+        where = f"none of the first {passages} passages of the stream (the look-ahead, data.statistics_rows)"
+    else:
+        where = f"none of the {passages} passages"
+    return (
+        f"{where} has a recurring span (whole words that occur twice in a passage), so there is nothing to "
+        "train on: the corpus is too small or its passages too short"
+    )
