@@ -69,3 +69,14 @@ class RecordTrainingMode(pl.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         RecordTrainingMode.seen.append(pl_module.model.training)
+
+
+class CtrlCAtStep(pl.Callback):
+    """Raises KeyboardInterrupt after `step` optimiser steps, as Ctrl-C does."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            raise KeyboardInterrupt
