@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from splinter.errors import CheckpointError
-from splinter.files import load_torch_file
+from splinter.files import atomic_write, load_torch_file
 from splinter.hub import one_line, resolve_directory
 from splinter.model.bert import ENCODER_KEY_PREFIXES, bert_state_dict_to_splinter
 from splinter.model.config import SplinterConfig, read_config_dict
@@ -181,7 +181,8 @@ class CheckpointMixin(nn.Module):
             key: tensor.detach().to("cpu", copy=True).contiguous()
             for key, tensor in self.state_dict().items()
         }
-        save_file(tensors, directory / SAFETENSORS_NAME, metadata={"format": "pt"})
+        with atomic_write(directory / SAFETENSORS_NAME) as file:  # never a truncated weights file
+            file.write(save(tensors, metadata={"format": "pt"}))
         if tokenizer is not None:
             # Imported here: the tokenizer module is only needed when a tokenizer is saved.
             from splinter.tokenizer import save_tokenizer_files
