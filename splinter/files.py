@@ -83,8 +83,8 @@ def load_torch_file(path: str | Path, what: str = "checkpoint", mmap: bool = Fal
     try:
         try:
             return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-        except RuntimeError as error:
-            if not (mmap and "mmap can only be used" in str(error)):
+        except Exception:  # noqa: BLE001 - a file that cannot be mapped is read, to say what is wrong with it
+            if not mmap:
                 raise
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
