@@ -42,3 +42,24 @@ def test_no_rank_creates_a_stray_output_directory(tmp_path, monkeypatch):
     run_train(tmp_path / "run", *DDP, "task.max_steps=1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 1
+
+
+def _windows_per_step(out) -> list[tuple[int, int]]:
+    return [tuple(int(x) for x in line.split()) for line in (out / "windows.txt").read_text().splitlines()]
+
+
+def test_two_processes_train_the_single_process_protocol(tmp_path):
+    # data.batch_size is the global batch: two processes load half of it each, so every optimiser step
+    # sees as many windows as one process does, and the run has the same number of steps and epochs.
+    runs = {}
+    for name, extra in {"single": [], "double": DDP}.items():
+        out = tmp_path / name
+        record = f"callbacks=[{{_target_: run_helpers.RecordWindowsPerStep, path: {out / 'windows.txt'}}}]"
+        results = run_train(out, *extra, "task.epochs=2", "task.min_steps=0", "task.max_steps=null",
+                            "data.max_eval_examples=4", "data.max_seq_length=144", record)
+        runs[name] = results, _windows_per_step(out)
+    (single, single_steps), (double, double_steps) = runs["single"], runs["double"]
+    windows = single["data"]["train_windows"]
+    assert windows == 32  # a multiple of the batch: else DistributedSampler's padding would add a repeated window per epoch
+    assert single["steps"] == double["steps"] == 2 * windows // 4
+    assert double_steps == single_steps == [(epoch, 4) for epoch in (0, 1) for _ in range(windows // 4)]
