@@ -38,6 +38,7 @@ class ResumePoint:
     def check_matches(self, module: torch.nn.Module) -> None:
         """The checkpoint's weights fit the model this run built (same config), else one line."""
         problem = state_mismatch(module.state_dict(), self.state_dict)
+        self.state_dict = {}  # checked: Lightning reads the file itself when it resumes
         if problem:
             raise CheckpointError(f"{self.path}: does not match the configured model ({problem})")
 
