@@ -101,3 +101,14 @@ def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tmp_path,
     assert sorted(p.name for p in checkpoints.iterdir()) == ["last.ckpt"]  # no temporary file left behind
     assert load_torch_file(checkpoints / "last.ckpt")["global_step"] == 2
     assert not (tmp_path / "results.json").exists()
+
+
+def test_a_pytorch_model_bin_with_code_is_refused_too(tmp_path):
+    from splinter.model.checkpoints import read_state_dict
+
+    torch.save({"weight": torch.zeros(2), "payload": RunsCode()}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(CheckpointError) as error:
+        read_state_dict(tmp_path)
+    assert str(error.value).startswith(f"{tmp_path / 'pytorch_model.bin'}: REFUSED: the weights file contains "
+                                       "Python objects or code")
+    assert not os.path.exists("/tmp/splinter-pickle-ran-code")
