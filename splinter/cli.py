@@ -1,4 +1,10 @@
-"""Shared by train.py and evaluate.py: logging set-up and one-line errors instead of tracebacks."""
+"""Shared by train.py and evaluate.py: logging set-up and one-line errors instead of tracebacks.
+
+A SplinterError ends a single run with `error: <message>` on stderr and exit status 2. Inside a sweep
+(`-m`) it ends only its job: the job's directory gets error.json and the sweep goes on
+(splinter.sweeps lists the failed jobs at the end and exits 2). The line also goes to the run's log
+file (Hydra's <output_dir>/<job name>.log).
+"""
 
 from __future__ import annotations
 
@@ -6,30 +12,58 @@ import functools
 import logging
 import sys
 import warnings
+from pathlib import Path
 
 from splinter.errors import SplinterError
+from splinter.sweeps import clear_failure, record_failure
 
-# Lightning messages that say nothing about the user's run: a fresh output directory never holds the
-# last.ckpt that OnExceptionCheckpoint makes Lightning look for, and a deprecation inside Lightning.
-_NOISE = (
-    r".*ckpt_path=None\)` was called without a model.*",
-    r".*is set, but there is no last checkpoint available.*",
-    r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",
-)
+log = logging.getLogger("splinter")
+
+# A deprecation inside Lightning that says nothing about the run. Warnings about what the trainer did
+# (e.g. which checkpoint it loaded) are never filtered.
+_NOISE = (r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",)
 
 
 def friendly_errors(main):
-    """Run a Hydra task function; a SplinterError becomes one line on stderr and exit status 2."""
+    """Run a Hydra task function; a SplinterError becomes one line (see the module docstring)."""
 
     @functools.wraps(main)
-    def wrapper(*args, **kwargs):
-        logging.getLogger("splinter").setLevel(logging.INFO)
+    def wrapper(cfg, *args, **kwargs):
+        log.setLevel(logging.INFO)
         for pattern in _NOISE:
             warnings.filterwarnings("ignore", message=pattern)
+        hydra = _hydra()
+        output_dir = Path(hydra.runtime.output_dir) if hydra is not None else None
+        if output_dir is not None:
+            clear_failure(output_dir)
         try:
-            return main(*args, **kwargs)
+            return main(cfg, *args, **kwargs)
         except SplinterError as error:
+            from splinter.training.run_dir import RunDirectoryError
+
+            _to_log_files(f"error: {error}")
+            if output_dir is not None:
+                # a directory that belongs to another run gets no error.json of this one
+                record_failure(output_dir, error, list(hydra.overrides.task),
+                               write_file=not isinstance(error, RunDirectoryError))
+            if hydra is not None and str(hydra.mode) == "RunMode.MULTIRUN":
+                print(f"error: {error}\n(job {output_dir} failed; the sweep goes on)", file=sys.stderr, flush=True)
+                return None
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
 
     return wrapper
+
+
+def _hydra():
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get() if HydraConfig.initialized() else None
+
+
+def _to_log_files(line: str) -> None:
+    """The error line into the log files only (the console gets it once, on stderr)."""
+    record = logging.makeLogRecord({"name": log.name, "levelno": logging.ERROR, "levelname": "ERROR", "msg": line})
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)

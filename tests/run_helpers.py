@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from hydra import compose, initialize_config_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,3 +70,28 @@ class RecordTrainingMode(pl.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         RecordTrainingMode.seen.append(pl_module.model.training)
+
+
+class CtrlCAtStep(pl.Callback):
+    """Raises KeyboardInterrupt after `step` optimiser steps, as Ctrl-C does; not in a resumed run."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step and trainer.ckpt_path is None:
+            raise KeyboardInterrupt
+
+
+class RecordWindowsPerStep(pl.Callback):
+    """Appends the number of windows of each optimiser step, summed over all processes, to `path`."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        windows = torch.tensor(batch["input_ids"].size(0), dtype=torch.long)
+        total = int(trainer.strategy.reduce(windows, reduce_op="sum"))
+        if trainer.is_global_zero:
+            with open(self.path, "a") as file:
+                file.write(f"{trainer.current_epoch} {total}\n")

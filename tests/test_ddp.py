@@ -11,15 +11,24 @@ from run_helpers import run_evaluate, run_train
 DDP = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
 
 
+# Two epochs of the paper's length rule (no step cap) on 32 windows, a multiple of the batch of 4 (else
+# DistributedSampler would pad each epoch with a repeated window); each step's window count is recorded.
+PROTOCOL = ["task.epochs=2", "task.min_steps=0", "task.max_steps=null", "data.max_seq_length=144"]
+
+
+def _record(out) -> str:
+    return f"callbacks=[{{_target_: run_helpers.RecordWindowsPerStep, path: {out / 'windows.txt'}}}]"
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp-trained")
-    return out, run_train(out, *DDP, "task.max_steps=3")
+    return out, run_train(out, *DDP, *PROTOCOL, _record(out))
 
 
 def test_fine_tuning_under_ddp_writes_one_set_of_outputs(trained):
     out, results = trained
-    assert results["steps"] == 3 and results["num_questions"] == 40
+    assert results["steps"] == 16 and results["num_questions"] == 40
     assert json.loads((out / "results.json").read_text())["f1"] == results["f1"]
     assert (out / "model" / "model.safetensors").is_file()
 
@@ -42,3 +51,18 @@ def test_no_rank_creates_a_stray_output_directory(tmp_path, monkeypatch):
     run_train(tmp_path / "run", *DDP, "task.max_steps=1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 1
+
+
+def _windows_per_step(out) -> list[tuple[int, int]]:
+    return [tuple(int(x) for x in line.split()) for line in (out / "windows.txt").read_text().splitlines()]
+
+
+def test_two_processes_train_the_single_process_protocol(trained, tmp_path):
+    # data.batch_size is the global batch: two processes load half of it each, so every optimiser step
+    # sees as many windows as one process does, and the run has the same number of steps and epochs.
+    out, double = trained
+    single = run_train(tmp_path, *PROTOCOL, _record(tmp_path))
+    assert single["data"]["train_windows"] == 32
+    assert single["steps"] == double["steps"] == 16
+    expected = [(epoch, 4) for epoch in (0, 1) for _ in range(8)]
+    assert _windows_per_step(tmp_path) == _windows_per_step(out) == expected

@@ -236,20 +236,29 @@ class QADataModule(pl.LightningDataModule):
         pad_id = self.tokenizer.token_to_id("[PAD]")
         return Collator(pad_to_multiple_of=self.pad_to_multiple_of, pad_token_id=0 if pad_id is None else pad_id)
 
+    def process_batch_size(self, world_size: int) -> int:
+        """Training windows per batch in each of `world_size` processes: `batch_size` is the global batch
+        (the paper's 12), so an optimiser step sees the same windows on any number of devices."""
+        if self.batch_size % world_size:
+            raise ConfigError("data.batch_size", f"the global batch of {self.batch_size} windows does not split "
+                              f"evenly over {world_size} processes (use a multiple of {world_size})")
+        return self.batch_size // world_size
+
     def train_dataloader(self) -> DataLoader:
         self._setup_train()
         windows = self.train_windows
+        batch_size = self.process_batch_size(self.trainer.world_size if self.trainer is not None else 1)
         if self.group_by_length:
             from splinter.data.batches import LengthGroupedSampler
 
             lengths = [len(ids) for ids in windows["input_ids"]]
-            sampler = LengthGroupedSampler(lengths, self.batch_size, self.shuffle_seed, shuffle=True)
+            sampler = LengthGroupedSampler(lengths, batch_size, self.shuffle_seed, shuffle=True)
         else:
             # Order = f(seed, epoch) only, and skippable: a run resumed mid-epoch sees the same batches.
-            sampler = EpochShuffleSampler(len(windows), self.shuffle_seed, self.batch_size)
+            sampler = EpochShuffleSampler(len(windows), self.shuffle_seed, batch_size)
         # A generator of its own: creating the iterator otherwise draws from the global torch RNG, which
         # would shift every later dropout mask of a run resumed from a checkpoint.
-        return DataLoader(windows, batch_size=self.batch_size, sampler=sampler, collate_fn=self._collate(),
+        return DataLoader(windows, batch_size=batch_size, sampler=sampler, collate_fn=self._collate(),
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
                           generator=torch.Generator().manual_seed(self.shuffle_seed))
 

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from splinter.errors import CheckpointError
+from splinter.files import atomic_write, load_torch_file
 from splinter.hub import one_line, resolve_directory
 from splinter.model.bert import ENCODER_KEY_PREFIXES, bert_state_dict_to_splinter
 from splinter.model.config import SplinterConfig, read_config_dict
@@ -64,16 +65,16 @@ def read_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], Path]:
         path = directory / BIN_NAME
     if not path.is_file():
         raise CheckpointError(f"{directory}: no {SAFETENSORS_NAME} or {BIN_NAME} found")
-    try:
-        if path.name == SAFETENSORS_NAME:
+    if path.name == SAFETENSORS_NAME:
+        try:
             state = load_file(path, device="cpu")
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # each format fails in its own way on a truncated or corrupt file
-        raise CheckpointError(
-            f"{path}: cannot read the weights ({type(err).__name__}: {one_line(err)}); "
-            "the file may be truncated or corrupt: download it again"
-        ) from err
+        except Exception as err:  # a truncated or corrupt file fails in several ways
+            raise CheckpointError(
+                f"{path}: cannot read the weights ({type(err).__name__}: {one_line(err)}); "
+                "the file may be truncated or corrupt: download it again"
+            ) from err
+    else:  # weights_only=True: a pickle with objects or code is refused, and said so
+        state = load_torch_file(path, what="weights file")
     if not isinstance(state, Mapping) or not all(isinstance(t, torch.Tensor) for t in state.values()):
         raise CheckpointError(f"{path}: does not hold a state dict (a mapping of names to tensors)")
     return dict(state), path
@@ -180,7 +181,8 @@ class CheckpointMixin(nn.Module):
             key: tensor.detach().to("cpu", copy=True).contiguous()
             for key, tensor in self.state_dict().items()
         }
-        save_file(tensors, directory / SAFETENSORS_NAME, metadata={"format": "pt"})
+        with atomic_write(directory / SAFETENSORS_NAME) as file:  # never a truncated weights file
+            file.write(save(tensors, metadata={"format": "pt"}))
         if tokenizer is not None:
             # Imported here: the tokenizer module is only needed when a tokenizer is saved.
             from splinter.tokenizer import save_tokenizer_files

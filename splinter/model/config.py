@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from splinter.errors import CheckpointError, ConfigError
+from splinter.files import atomic_write
 from splinter.model.bert import bert_config_to_splinter
 
 HEAD_TYPES = ("qass", "linear")
@@ -91,7 +92,8 @@ class SplinterConfig:
         values = {"model_type": "splinter", **self.to_dict()}
         if architecture is not None:
             values["architectures"] = [architecture]
-        path.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+        with atomic_write(path) as file:  # never a truncated config.json
+            file.write((json.dumps(values, indent=2, sort_keys=True) + "\n").encode("utf-8"))
         return path
 
 

@@ -402,8 +402,7 @@ def format_statistics(stats: dict) -> str:
 
 def save_statistics(stats: dict, path: str | os.PathLike) -> None:
     """Write `stats` (from `span_statistics`) as JSON, creating the parent directory."""
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(stats, f, indent=2, sort_keys=True)
-        f.write("\n")
+    from splinter.files import atomic_write
+
+    with atomic_write(path) as file:  # never a truncated statistics file
+        file.write((json.dumps(stats, indent=2, sort_keys=True) + "\n").encode("utf-8"))

@@ -19,8 +19,10 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback
 
+from splinter.config_checks import check_config
 from splinter.errors import ConfigError
 from splinter.tokenizer import load_tokenizer
+from splinter.training.run_dir import resume_point
 from splinter.training.runs import (
     build_logger,
     build_trainer,
@@ -62,12 +64,14 @@ def run(cfg: DictConfig) -> dict:
     from splinter.pretraining.datamodule import PretrainDataModule
 
     started = time.perf_counter()
+    check_config(cfg)
+    if OmegaConf.is_missing(cfg.data, "files"):
+        raise ConfigError("data.files", "give the corpus, e.g. data.files='[corpus/*.txt]'")
     output_dir = Path(cfg.output_dir)
+    resume = resume_point(cfg, output_dir)  # refuses an output directory that holds another run
     write_resolved_config(cfg, output_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    if OmegaConf.is_missing(cfg.data, "files"):
-        raise ConfigError("data.files", "give the corpus, e.g. data.files='[corpus/*.txt]'")
     tokenizer = load_tokenizer(cfg.model.tokenizer)
     statistics_file = cfg.task.get("statistics_file")
     statistics_path = str(output_dir / statistics_file) if statistics_file else None
@@ -77,6 +81,8 @@ def run(cfg: DictConfig) -> dict:
     if not cfg.task.max_steps:
         raise ConfigError("task.max_steps", "pretraining is measured in steps: set a positive number")
     module = instantiate_node(cfg.task.module)
+    if resume is not None:
+        resume.check_matches(module)
 
     logger = build_logger(cfg)
     callbacks = run_callbacks(cfg, output_dir, cfg.task.checkpoint_every_n_steps)
@@ -91,7 +97,7 @@ def run(cfg: DictConfig) -> dict:
             accumulate_grad_batches=int(cfg.task.get("accumulate_grad_batches") or 1),
         )
         train_started = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=None if resume is None else resume.path)
         train_seconds = time.perf_counter() - train_started
     finally:
         finish_logger(logger)

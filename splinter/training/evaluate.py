@@ -8,17 +8,19 @@ import time
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tokenizers import Tokenizer
 
+from splinter.config_checks import check_config, check_required
 from splinter.data.readers import file_sha256
 from splinter.errors import CheckpointError, DataError
+from splinter.files import load_torch_file
 from splinter.metrics import squad_scores
 from splinter.model.config import SplinterConfig
 from splinter.tokenizer import load_tokenizer
 from splinter.training.finetune import evaluate
 from splinter.training.qa_module import QAModule
+from splinter.training.run_dir import state_mismatch
 from splinter.training.runs import instantiate_node, provenance, write_json, write_resolved_config
 
 log = logging.getLogger("splinter")
@@ -26,13 +28,16 @@ log = logging.getLogger("splinter")
 
 def load_module_from_ckpt(path: Path, decoding: dict) -> tuple[QAModule, Tokenizer | None]:
     """A QAModule and its tokenizer from a Lightning .ckpt written by train.py (weights_only=True)."""
+    checkpoint = load_torch_file(path, what="checkpoint")  # weights_only=True; one line if refused or broken
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         config = SplinterConfig.from_dict(checkpoint["splinter_config"])
         state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line report
-        raise CheckpointError(f"{path}: not a readable splinter training checkpoint ({error})") from None
+    except Exception as error:  # noqa: BLE001 - any unexpected content gets the same one-line report
+        raise CheckpointError(f"{path}: not a splinter training checkpoint ({error!r} missing or invalid)") from None
     module = QAModule(checkpoint=None, model_config=config.to_dict(), head_type=config.head_type, **decoding)
+    problem = state_mismatch(module.model.state_dict(), state)
+    if problem:
+        raise CheckpointError(f"{path}: its stored config does not match its weights ({problem})")
     module.model.load_state_dict(state)
     tokenizer = checkpoint.get("splinter_tokenizer")
     return module, Tokenizer.from_str(tokenizer) if tokenizer else None
@@ -62,6 +67,10 @@ def _read_predictions(path: Path) -> dict[str, str]:
 
 def run(cfg: DictConfig) -> dict:
     started = time.perf_counter()
+    check_config(cfg)
+    if OmegaConf.is_missing(cfg.data, "train_file"):
+        cfg.data.train_file = None  # data=custom: evaluation never reads a training file
+    check_required(cfg, "data")
     output_dir = Path(cfg.output_dir)
     write_resolved_config(cfg, output_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
+from splinter.config_checks import check_config, check_required
 from splinter.tokenizer import load_tokenizer
+from splinter.training.run_dir import resume_point
 from splinter.training.runs import (
     build_logger,
     build_trainer,
@@ -61,7 +63,10 @@ def summary_lines(results: dict, output_dir: Path) -> str:
 
 def run(cfg: DictConfig) -> dict:
     started = time.perf_counter()
+    check_config(cfg)
+    check_required(cfg, "data")
     output_dir = Path(cfg.output_dir)
+    resume = resume_point(cfg, output_dir)  # refuses an output directory that holds another run
     write_resolved_config(cfg, output_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
@@ -72,6 +77,8 @@ def run(cfg: DictConfig) -> dict:
         len(datamodule.train_windows), cfg.data.batch_size, cfg.task.epochs, cfg.task.min_steps, cfg.task.max_steps
     )
     module = build_module(cfg)
+    if resume is not None:
+        resume.check_matches(module)
     module.output_dir = output_dir
     module.tokenizer = tokenizer
 
@@ -80,11 +87,12 @@ def run(cfg: DictConfig) -> dict:
     results: dict = {}
     try:
         trainer = build_trainer(cfg, max_steps=max_steps, callbacks=callbacks, logger=logger)
+        datamodule.process_batch_size(trainer.world_size)  # the global batch must split evenly
         if cfg.task.evaluate_before:
             before = evaluate(trainer, module, datamodule)
             results.update(f1_before=before["f1"], exact_match_before=before["exact_match"])
         train_started = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=None if resume is None else resume.path)
         train_seconds = time.perf_counter() - train_started
         metrics = evaluate(trainer, module, datamodule)
     finally:

@@ -8,7 +8,6 @@ per question, so that every question is scored exactly once under any number of 
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pytorch_lightning as pl
 import torch
 from tokenizers import Tokenizer
 
+from splinter.files import write_json
 from splinter.metrics import squad_scores
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
@@ -183,10 +183,9 @@ class QAModule(pl.LightningModule):
         self.log(f"{stage}/exact_match", scores["exact_match"], rank_zero_only=True)
         self.log(f"{stage}/f1", scores["f1"], rank_zero_only=True)
         if self.output_dir is not None and self.trainer.is_global_zero:
-            out = Path(self.output_dir)
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "predictions.json").write_text(json.dumps(predictions, indent=1, ensure_ascii=False))
-            (out / "eval_metrics.json").write_text(json.dumps(self.eval_metrics, indent=1))
+            out = Path(self.output_dir)  # written atomically: never a truncated file under the final name
+            write_json(out / "predictions.json", predictions, indent=1)
+            write_json(out / "eval_metrics.json", self.eval_metrics, indent=1)
         self._eval_parts = []
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -14,10 +13,13 @@ import pytorch_lightning as pl
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint, OnExceptionCheckpoint
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
 import splinter
 from splinter.errors import SplinterError
+from splinter.files import atomic_write, write_json  # noqa: F401 - write_json: shared by every run
+from splinter.training.checkpointing import AtomicCheckpointIO, InterruptedCheckpoint
+from splinter.training.run_dir import CHECKPOINTS, INTERRUPTED, resume_command
 
 log = logging.getLogger("splinter")
 
@@ -42,14 +44,14 @@ def instantiate_node(node, **kwargs):
 def run_callbacks(cfg: DictConfig, output_dir: Path, every_n_steps: int | None) -> list[Callback]:
     """Resumable checkpoints plus the user's `callbacks` list.
 
-    checkpoints/last.ckpt every `every_n_steps`; checkpoints/interrupted.ckpt after Ctrl-C or a crash.
-    Not "last" for the latter: OnExceptionCheckpoint deletes its own file when training ends normally,
-    which would take ModelCheckpoint's last.ckpt with it.
+    checkpoints/last.ckpt every `every_n_steps`; checkpoints/interrupted.ckpt after Ctrl-C or a crash
+    (see splinter.training.checkpointing). Must be called in the main process: the resume command it
+    prints is built from the Hydra command line.
     """
-    checkpoints = output_dir / "checkpoints"
+    checkpoints = output_dir / CHECKPOINTS
     return [
         ModelCheckpoint(dirpath=checkpoints, save_last=True, every_n_train_steps=every_n_steps, save_top_k=0),
-        OnExceptionCheckpoint(dirpath=checkpoints, filename="interrupted"),
+        InterruptedCheckpoint(checkpoints / INTERRUPTED, resume_command(output_dir)),
         *(instantiate_node(callback) for callback in cfg.get("callbacks") or []),
     ]
 
@@ -64,7 +66,9 @@ def build_logger(cfg: DictConfig):
 
 
 def build_trainer(cfg: DictConfig, max_steps: int, callbacks: list, logger, **overrides) -> pl.Trainer:
-    return instantiate_node(cfg.trainer, max_steps=max_steps, callbacks=callbacks, logger=logger, **overrides)
+    # Checkpoints are written atomically and read with weights_only=True (splinter.training.checkpointing).
+    return instantiate_node(cfg.trainer, max_steps=max_steps, callbacks=callbacks, logger=logger,
+                            plugins=[AtomicCheckpointIO()], **overrides)
 
 
 def finish_logger(logger) -> None:
@@ -92,14 +96,7 @@ def provenance() -> dict[str, Any]:
     return {"splinter_version": splinter.__version__, "git_commit": git_commit()}
 
 
-def write_json(path: str | Path, payload: Any) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
-    return path
-
-
 def write_resolved_config(cfg: DictConfig, output_dir: Path) -> None:
     """Hydra writes .hydra/config.yaml unresolved; this is the config with every interpolation filled."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    with atomic_write(output_dir / "config.yaml") as file:
+        file.write(OmegaConf.to_yaml(cfg, resolve=True).encode("utf-8"))
