@@ -204,8 +204,8 @@ def without_onednn() -> Iterator[None]:
     Those pins keep the freed activations from going back to the system (measured with mallinfo2 on
     MiniLM: ~0.2 MB in use, but ~30 MB of free heap more per batch, 1.26 GiB peak RSS at 1,000
     questions), so the peak RSS grew with the number of questions. torch's own GELU keeps no per-shape
-    state; it differs from oneDNN's by at most ~1.5e-6 (float32 rounding), and is no slower here.
-    Training keeps oneDNN (its shapes repeat per epoch and the flag is global to the process).
+    state; it differs from oneDNN's by at most ~1.5e-6 (float32 rounding), and was no slower here.
+    Only the evaluation forward is switched (training is unchanged); the flag is restored on exit.
     """
     previous = torch.backends.mkldnn.enabled
     torch.backends.mkldnn.enabled = False
