@@ -199,12 +199,13 @@ def without_onednn() -> Iterator[None]:
 
     On CPU, fp32 GELU (the only op of the model that torch hands to oneDNN) JIT-compiles one oneDNN
     primitive per input shape and keeps it in a cache of 1,024. The encoder's packed activations are
-    [tokens of the batch, 1536]: a new shape nearly every evaluation batch, so every batch leaves a new
-    small, long-lived primitive on the glibc heap right next to its large, short-lived activations.
-    Those pins keep the freed activations from going back to the system (measured with mallinfo2 on
-    MiniLM: ~0.2 MB in use, but ~30 MB of free heap more per batch, 1.26 GiB peak RSS at 1,000
-    questions), so the peak RSS grew with the number of questions. torch's own GELU keeps no per-shape
-    state; it differs from oneDNN's by at most ~1.5e-6 (float32 rounding), and was no slower here.
+    [tokens of the batch, intermediate size]: a new shape nearly every evaluation batch, so every batch
+    leaves a new small, long-lived primitive on the glibc heap right next to its large, short-lived
+    activations. Those pins keep the freed activations from going back to the system (mallinfo2 on
+    MiniLM: the heap in use flat, the free heap ~15 MB larger after every batch of 32; peak RSS 1.26 GiB
+    at 1,000 questions, 2.0 at 4,000; now 0.96 at both: bench/eval_memory.py). torch's own GELU keeps
+    no per-shape state; it differs from oneDNN's by at most ~1.5e-6 (float32 rounding), and was no
+    slower here.
     Only the evaluation forward is switched (training is unchanged); the flag is restored on exit.
     """
     previous = torch.backends.mkldnn.enabled
