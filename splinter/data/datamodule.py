@@ -164,9 +164,13 @@ class QADataModule(pl.LightningDataModule):
     # ------------------------------------------------------------------ Lightning hooks
 
     def prepare_data(self) -> None:
-        """Parse both files and build their windows once (Lightning runs this on local rank 0 only), so
-        that every rank's setup() loads them from the datasets cache. Assigns no state."""
-        self._train_data(report=False)
+        """Parse the files the trainer's stage needs and build their windows once (Lightning runs this on
+        local rank 0 only), so that every rank's setup() loads them from the datasets cache. Assigns no
+        state. Fitting (or no trainer) prepares both sets, since a run evaluates after training;
+        validate/test/predict prepare only the evaluation set: evaluating a checkpoint never reads the
+        training file nor builds training windows."""
+        if _trainer_stage(self) in (None, "fit"):
+            self._train_data(report=False)
         self._eval_windows_data(self._eval_examples_data(report=False), report=False)
 
     def setup(self, stage: str | None = None, windows: bool = True) -> None:
@@ -334,6 +338,12 @@ class QADataModule(pl.LightningDataModule):
         logger.info("%s", line)
         if self.verbose and not (logging.getLogger().handlers and logger.isEnabledFor(logging.INFO)):
             print(line, flush=True)
+
+
+def _trainer_stage(datamodule: pl.LightningDataModule) -> str | None:
+    """"fit", "validate", "test" or "predict": what the attached trainer is running; None without one."""
+    trainer = datamodule.trainer
+    return None if trainer is None or trainer.state.fn is None else str(trainer.state.fn.value)
 
 
 def _quiet(line: str) -> None:
