@@ -70,41 +70,59 @@ def load_roberta_tokenizer(directory: Path, source: str) -> Tokenizer:
             raise CheckpointError(f"{path}: cannot read the tokenizer ({err})") from None
         tokenizer.no_padding()
         tokenizer.no_truncation()
+        add_prefix_space = _add_prefix_space(json.loads(tokenizer.to_str()).get("pre_tokenizer"))
     else:
         try:
             model = BPE.from_file(str(directory / VOCAB_JSON), str(directory / MERGES_TXT))
         except Exception as err:
             raise CheckpointError(f"{directory}: cannot read {VOCAB_JSON} / {MERGES_TXT} ({err})") from None
         tokenizer = Tokenizer(model)
-        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=bool(config.get("add_prefix_space", False)))
+        add_prefix_space = bool(config.get("add_prefix_space", False))
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space)
         tokenizer.decoder = decoders.ByteLevel()
-    return with_question_template(tokenizer, source, trim_offsets=bool(config.get("trim_offsets", True)))
+    return with_question_template(tokenizer, source, add_prefix_space,
+                                  trim_offsets=bool(config.get("trim_offsets", True)))
 
 
-def with_question_template(tokenizer: Tokenizer, source: str, trim_offsets: bool = True) -> Tokenizer:
+def with_question_template(
+    tokenizer: Tokenizer, source: str, add_prefix_space: bool = False, trim_offsets: bool = True
+) -> Tokenizer:
     """Add the special tokens (`[QUESTION]` a new one, the others already in the vocabulary) and the
     post-processor; `tokenizer` is modified and returned."""
     vocab = tokenizer.get_vocab(with_added_tokens=True)
     missing = [t for t in [*dict.fromkeys(ROBERTA_SPECIAL_TOKENS.values()), "."] if t not in vocab]
     if missing:
         raise CheckpointError(f"tokenizer from {source}: the vocabulary lacks {', '.join(missing)}")
-    # <mask> swallows the space before it, as in RoBERTa; the others match exactly. normalized=False:
-    # matched in the raw text.
+    # Specials a tokenizer.json already declares keep their flags. Otherwise <mask> swallows the space
+    # before it (lstrip, as in roberta-base's tokenizer.json) and the others match exactly;
+    # normalized=False: matched in the raw text.
+    declared = {token.content for token in tokenizer.get_added_tokens_decoder().values()}
     tokenizer.add_special_tokens([
         AddedToken(t, special=True, normalized=False, lstrip=t == "<mask>")
-        for t in dict.fromkeys(ROBERTA_SPECIAL_TOKENS.values())
+        for t in dict.fromkeys([*ROBERTA_SPECIAL_TOKENS.values(), QUESTION_TOKEN]) if t not in declared
     ])
-    tokenizer.add_special_tokens([AddedToken(QUESTION_TOKEN, special=True, normalized=False)])
     cls, sep = ROBERTA_SPECIAL_TOKENS["cls_token"], ROBERTA_SPECIAL_TOKENS["sep_token"]
     template = processors.TemplateProcessing(
         single=f"{cls} $A {sep}",
         pair=f"{cls} $A {QUESTION_TOKEN} . {sep} {sep} $B:0 {sep}:0",
         special_tokens=[(t, tokenizer.token_to_id(t)) for t in (cls, sep, QUESTION_TOKEN, ".")],
     )
-    # The ByteLevel step trims the leading space off each word's offsets (RobertaProcessing's
-    # trim_offsets), also when encoding without special tokens, as the windows do.
-    tokenizer.post_processor = processors.Sequence([processors.ByteLevel(trim_offsets=trim_offsets), template])
+    # The ByteLevel step trims the leading space off each word's offsets, also when encoding without
+    # special tokens, as the windows do. It is the trimming of RobertaProcessing(trim_offsets=True)
+    # (same add_prefix_space: with True, a leading space at offset 0 would count as the added one).
+    tokenizer.post_processor = processors.Sequence([
+        processors.ByteLevel(add_prefix_space=add_prefix_space, trim_offsets=trim_offsets), template,
+    ])
     return tokenizer
+
+
+def _add_prefix_space(pre_tokenizer: dict | None) -> bool:
+    """add_prefix_space of the ByteLevel step in a tokenizer.json pre_tokenizer (also inside a Sequence)."""
+    if not pre_tokenizer:
+        return False
+    if pre_tokenizer.get("type") == "ByteLevel":
+        return bool(pre_tokenizer.get("add_prefix_space", False))
+    return any(_add_prefix_space(step) for step in pre_tokenizer.get("pretokenizers") or [])
 
 
 def save_roberta_tokenizer_files(tokenizer: Tokenizer, directory: str | Path) -> None:

@@ -1,0 +1,340 @@
+"""Encoders beyond Splinter/BERT: the native RoBERTa family (parity with transformers both ways, the
+byte-level BPE tokenizer, windows), SpanBERT through the BERT conversion, and training on them.
+
+Every checkpoint and tokenizer is built here, tiny and random: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+from datasets import Dataset
+from run_helpers import run_train
+from safetensors.torch import load_file
+from tiny_config import TINY, perturbed
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+from splinter import SplinterForQuestionAnswering, SplinterModel
+from splinter.data.windows import WindowSettings, build_windows
+from splinter.tokenizer import QUESTION_TOKEN, load_tokenizer, save_tokenizer_files, special_token_ids
+
+HARD_STRINGS = [
+    "Who wrote Hamlet?",
+    " leading space",
+    "   three leading spaces and  double  gaps ",
+    "trailing\n\nnewlines\n",
+    "Héllo Wörld, café naïve Ångström Straße İstanbul e\u0301",
+    "日本語のテキスト 中文字符 한국어 مرحبا Привет ＡＢＣ ﬁ",
+    "emoji 😀👍🏽 party 🎉 ♥",
+    "zero\u200bwidth nbsp\xa0ideo\u3000space\ttab",
+    "Pneumonoultramicroscopicsilicovolcanoconiosis " + "x" * 150 + " supercalifragilistic",
+    "Don't stop: U.S.A. costs $1,000.50 (approx.) -- 'quoted' \"double\"",
+    # (<mask> typed in the text is left out: transformers 4 strips the space before it, 5 does not)
+    "a <s> and </s> in text",  # (a literal [QUESTION]: see the question-token test)
+    "",
+    " ",
+]
+CORPUS = [
+    "Hamlet is a tragedy written by William Shakespeare sometime between 1599 and 1601.",
+    "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy.",
+    "Who wrote Hamlet? When was it written? Where is Normandy?",
+] + HARD_STRINGS
+
+
+# ---- a tiny RoBERTa-style tokenizer and checkpoint -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bpe_dir(tmp_path_factory) -> Path:
+    """vocab.json + merges.txt in RoBERTa's layout: <s> <pad> </s> <unk> first, <mask> last."""
+    directory = tmp_path_factory.mktemp("bpe")
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tokenizer.train_from_iterator(CORPUS * 3, trainer)
+    tokenizer.model.save(str(directory))
+    vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+    vocab["<mask>"] = len(vocab)
+    (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def theirs_tokenizer(bpe_dir):
+    return transformers.RobertaTokenizerFast.from_pretrained(bpe_dir)
+
+
+def roberta_config(vocab_size: int) -> transformers.RobertaConfig:
+    sizes = {k: v for k, v in TINY.items() if k not in ("vocab_size", "max_position_embeddings")}
+    # 130 positions: 2 (padding_idx + 1) before the first, 128 usable, as 514 = 2 + 512 in roberta-base
+    return transformers.RobertaConfig(vocab_size=vocab_size, max_position_embeddings=130, type_vocab_size=1,
+                                      pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5,
+                                      **sizes)
+
+
+@pytest.fixture(scope="module")
+def hf_roberta_qa(bpe_dir):
+    torch.manual_seed(0)
+    vocab_size = len(json.loads((bpe_dir / "vocab.json").read_text(encoding="utf-8")))
+    return perturbed(transformers.RobertaForQuestionAnswering(roberta_config(vocab_size)))
+
+
+@pytest.fixture(scope="module")
+def roberta_dir(hf_roberta_qa, bpe_dir, tmp_path_factory) -> Path:
+    """A RobertaForQuestionAnswering checkpoint with its vocab.json/merges.txt, as on the Hub."""
+    directory = tmp_path_factory.mktemp("roberta")
+    hf_roberta_qa.save_pretrained(directory)
+    for name in ("vocab.json", "merges.txt"):
+        (directory / name).write_bytes((bpe_dir / name).read_bytes())
+    return directory
+
+
+def batch(vocab_size: int) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    input_ids = torch.randint(5, vocab_size, (3, 40), generator=generator)
+    input_ids[:, 0] = 0
+    input_ids[1, 25:] = 1  # right padding with <pad>, as the collator pads
+    input_ids[2, 33:] = 1
+    return {"input_ids": input_ids, "attention_mask": (input_ids != 1).long()}
+
+
+def assert_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
+    assert actual.shape == expected.shape
+    assert (actual - expected).abs().max().item() < 1e-5
+
+
+# ---- RoBERTa: the model ------------------------------------------------------------------------
+
+
+def test_roberta_qa_checkpoint_gives_transformers_logits(hf_roberta_qa, roberta_dir):
+    ours, info = SplinterForQuestionAnswering.from_pretrained(roberta_dir, head_type="linear",
+                                                             output_loading_info=True)
+    assert info == {"missing_keys": [], "unexpected_keys": [], "reinitialized_keys": []}
+    inputs = batch(hf_roberta_qa.config.vocab_size)
+    real = inputs["attention_mask"].bool()
+    with torch.no_grad():
+        theirs = hf_roberta_qa(**inputs)
+        mine = ours(**inputs)
+    assert_close(mine.start_logits[real], theirs.start_logits[real])
+    assert_close(mine.end_logits[real], theirs.end_logits[real])
+    # the pooler-free encoder too, on every position (padding included: RoBERTa's pad positions)
+    encoder = SplinterModel.from_pretrained(roberta_dir)
+    with torch.no_grad():
+        assert_close(encoder(**inputs).last_hidden_state, hf_roberta_qa.roberta(**inputs).last_hidden_state)
+
+
+def test_roberta_config_and_question_row(hf_roberta_qa, roberta_dir):
+    ours = SplinterForQuestionAnswering.from_pretrained(roberta_dir)
+    vocab_size = hf_roberta_qa.config.vocab_size
+    config = ours.config
+    assert (config.encoder_family, config.vocab_size, config.question_token_id) == ("roberta", vocab_size + 1,
+                                                                                   vocab_size)
+    assert (config.pad_token_id, config.type_vocab_size, config.layer_norm_eps) == (1, 1, 1e-5)
+    words = ours.splinter.embeddings.word_embeddings.weight
+    mask_row = hf_roberta_qa.roberta.embeddings.word_embeddings.weight[vocab_size - 1]
+    assert torch.equal(words[vocab_size], mask_row)  # [QUESTION] starts as <mask>
+    assert torch.equal(words[:vocab_size], hf_roberta_qa.roberta.embeddings.word_embeddings.weight)
+
+
+def test_transformers_loads_what_we_save_for_roberta(roberta_dir, tmp_path):
+    ours = perturbed(SplinterForQuestionAnswering.from_pretrained(roberta_dir, head_type="linear"), seed=3)
+    ours.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model_type"] == "roberta" and config["question_token_id"] == ours.config.question_token_id
+    assert all(k.startswith(("roberta.", "qa_outputs.")) for k in load_file(tmp_path / "model.safetensors"))
+    theirs = transformers.RobertaForQuestionAnswering.from_pretrained(tmp_path).eval()
+    inputs = batch(ours.config.vocab_size)
+    inputs["input_ids"][:, 5] = ours.config.question_token_id  # the new row travels too
+    real = inputs["attention_mask"].bool()
+    with torch.no_grad():
+        mine, other = ours(**inputs), theirs(**inputs)
+    assert_close(mine.start_logits[real], other.start_logits[real])
+    assert_close(mine.end_logits[real], other.end_logits[real])
+    # and back: our saved checkpoint reloads as it was (no second [QUESTION] row)
+    again = SplinterForQuestionAnswering.from_pretrained(tmp_path)
+    assert again.config.vocab_size == ours.config.vocab_size and again.config.head_type == "linear"
+    with torch.no_grad():
+        assert_close(again(**inputs).start_logits[real], mine.start_logits[real])
+
+
+def test_roberta_qass_model_encoder_loads_into_transformers(roberta_dir, tmp_path):
+    ours = perturbed(SplinterForQuestionAnswering.from_pretrained(roberta_dir), seed=4)
+    ours.save_pretrained(tmp_path)
+    theirs = transformers.RobertaModel.from_pretrained(tmp_path, add_pooling_layer=False).eval()
+    inputs = batch(ours.config.vocab_size)
+    with torch.no_grad():
+        assert_close(ours.splinter(**inputs).last_hidden_state, theirs(**inputs).last_hidden_state)
+
+
+def test_roberta_sequence_longer_than_positions_is_one_clear_error(roberta_dir):
+    model = SplinterModel.from_pretrained(roberta_dir)
+    with pytest.raises(ValueError, match="sequence length 129 exceeds max_position_embeddings 128"):
+        model(input_ids=torch.zeros(1, 129, dtype=torch.long))
+
+
+# ---- RoBERTa: the tokenizer --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", HARD_STRINGS)
+def test_roberta_tokenizer_ids_and_offsets_match_transformers(bpe_dir, theirs_tokenizer, text):
+    ours = load_tokenizer(bpe_dir)
+    theirs = theirs_tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    mine = ours.encode(text, add_special_tokens=False)  # what the windows encode
+    assert mine.ids == theirs["input_ids"]
+    assert [tuple(o) for o in mine.offsets] == [tuple(o) for o in theirs["offset_mapping"]]
+    with_specials = theirs_tokenizer(text, return_offsets_mapping=True)
+    mine = ours.encode(text)
+    assert mine.ids == with_specials["input_ids"]
+    assert [tuple(o) for o in mine.offsets] == [tuple(o) for o in with_specials["offset_mapping"]]
+
+
+def test_roberta_tokenizer_question_token_and_pair_layout(bpe_dir):
+    ours = load_tokenizer(bpe_dir)
+    theirs_tokenizer = transformers.RobertaTokenizerFast.from_pretrained(bpe_dir)
+    theirs_tokenizer.add_special_tokens({"additional_special_tokens": [QUESTION_TOKEN]})
+    question_id = theirs_tokenizer.convert_tokens_to_ids(QUESTION_TOKEN)
+    vocab_size = len(json.loads((bpe_dir / "vocab.json").read_text(encoding="utf-8")))
+    assert ours.token_to_id(QUESTION_TOKEN) == question_id == vocab_size  # the model's new row
+    special = special_token_ids(ours)
+    dot = ours.token_to_id(".")
+    assert (special.cls, special.sep, special.pad, special.question, special.dot) == (0, 2, 1, question_id, dot)
+    assert special.separator == (2, 2) and special.token_types == 1
+    question, context = "Who wrote Hamlet?", " Hamlet was written by Shakespeare."
+    pair = ours.encode(question, context)
+    q = theirs_tokenizer(question, add_special_tokens=False)["input_ids"]
+    c = theirs_tokenizer(context, add_special_tokens=False)["input_ids"]
+    assert pair.ids == [0, *q, question_id, dot, 2, 2, *c, 2]
+    assert set(pair.type_ids) == {0}
+    # "[QUESTION]" typed in the text is the special token, as in transformers with it added
+    literal = "is [QUESTION] here"
+    assert ours.encode(literal, add_special_tokens=False).ids == theirs_tokenizer(
+        literal, add_special_tokens=False)["input_ids"]
+
+
+def test_roberta_tokenizer_files_round_trip_and_load_in_transformers(bpe_dir, tmp_path):
+    ours = load_tokenizer(bpe_dir)
+    save_tokenizer_files(ours, tmp_path)
+    assert {"tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json"} <= {
+        p.name for p in tmp_path.iterdir()}
+    again = load_tokenizer(tmp_path)  # from tokenizer.json this time
+    theirs = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    for text in HARD_STRINGS:
+        assert again.encode(text).ids == ours.encode(text).ids
+        assert again.encode(text).offsets == ours.encode(text).offsets
+        assert theirs(text, add_special_tokens=False)["input_ids"] == ours.encode(text, add_special_tokens=False).ids
+    assert again.token_to_id(QUESTION_TOKEN) == theirs.convert_tokens_to_ids(QUESTION_TOKEN) == ours.token_to_id(
+        QUESTION_TOKEN)
+
+
+def test_roberta_tokenizer_lacking_specials_is_one_clear_error(tmp_path):
+    (tmp_path / "vocab.json").write_text(json.dumps({"a": 0, "b": 1, "ab": 2, ".": 3}))
+    (tmp_path / "merges.txt").write_text("#version: 0.2\na b\n")
+    from splinter.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match=r"the vocabulary lacks <s>, </s>, <unk>, <pad>, <mask>$"):
+        load_tokenizer(tmp_path)
+
+
+# ---- RoBERTa: windows and offsets back into the text ------------------------------------------
+
+
+def test_roberta_windows_layout_labels_and_offsets(bpe_dir):
+    tokenizer = load_tokenizer(bpe_dir)
+    context = "  Hamlet is a tragedy written by William Shakespeare sometime between 1599 and 1601. " * 3
+    answer = "William Shakespeare"
+    start = context.index(answer)
+    examples = Dataset.from_dict({
+        "id": ["q1"], "question": [" Who wrote Hamlet?"], "context": [context],
+        "answer_texts": [[answer]], "answer_starts": [[start]], "gold_answers": [[answer]],
+    })
+    settings = WindowSettings(max_seq_length=48, doc_stride=16, max_query_length=16, zero_token_type_ids=False)
+    train = build_windows(examples, tokenizer, settings, training=True)
+    evaluation = build_windows(examples, tokenizer, settings, training=False)
+    special = special_token_ids(tokenizer)
+    assert len(train) == len(evaluation) > 1
+    for row, eval_row in zip(train, evaluation, strict=True):
+        ids = row["input_ids"]
+        first_sep = ids.index(2)
+        assert ids[0] == 0 and ids[first_sep:first_sep + 2] == [2, 2] and ids[-1] == 2
+        assert ids[row["question_position"]] == special.question and ids[row["question_position"] + 1] == special.dot
+        assert set(row["token_type_ids"]) == {0}  # one token type, whatever zero_token_type_ids says
+        hidden = [i for i, seen in enumerate(row["attention_mask"]) if not seen]
+        assert hidden == [first_sep, first_sep + 1, len(ids) - 1]  # every </s> hidden (hide_sep)
+        if row["start_position"]:
+            spans = eval_row["offsets"]
+            text = context[spans[row["start_position"]][0]:spans[row["end_position"]][1]]
+            assert text == answer  # no leading space from the byte-level "ĠWilliam"
+    labelled = [r for r in train if r["start_position"]]
+    assert labelled
+    # every context token's offsets give back its own text, without the folded-in space
+    row = evaluation[0]
+    for (begin, end), token_id in zip(row["offsets"], row["input_ids"], strict=True):
+        if begin >= 0 and end > begin:
+            piece = tokenizer.decode([token_id], skip_special_tokens=False)
+            assert piece.strip() == context[begin:end].strip() and not context[begin:end].startswith(" ")
+
+
+# ---- SpanBERT: a cased BERT checkpoint in SpanBERT's layout ------------------------------------
+
+
+SPANBERT_CONFIG = {  # SpanBERT's config.json has BERT's fields and no model_type
+    "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+    "hidden_size": 32, "initializer_range": 0.2, "intermediate_size": 37, "max_position_embeddings": 128,
+    "num_attention_heads": 4, "num_hidden_layers": 2, "type_vocab_size": 2, "vocab_size": 140,
+}
+
+
+@pytest.fixture(scope="module")
+def spanbert_dir(tmp_path_factory):
+    """pytorch_model.bin with bert.* + pooler + cls.* (MLM) keys, and BERT-cased's vocab.txt layout."""
+    directory = tmp_path_factory.mktemp("spanbert")
+    torch.manual_seed(0)
+    reference = perturbed(transformers.BertForPreTraining(
+        transformers.BertConfig(**SPANBERT_CONFIG, layer_norm_eps=1e-12)))
+    torch.save(reference.state_dict(), directory / "pytorch_model.bin")
+    (directory / "config.json").write_text(json.dumps(SPANBERT_CONFIG))
+    # BERT-cased: [PAD], [unused1..99], [UNK], [CLS], [SEP], [MASK], [unused100] (id 104), words
+    tokens = ["[PAD]", *[f"[unused{i}]" for i in range(1, 100)], "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+              "[unused100]", ".", "?", "Who", "wrote", "Hamlet", "was", "written", "by", "Shakespeare", "who"]
+    tokens += [f"w{i}" for i in range(SPANBERT_CONFIG["vocab_size"] - len(tokens))]
+    (directory / "vocab.txt").write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
+    return directory, reference
+
+
+def test_spanbert_checkpoint_loads_through_the_bert_conversion(spanbert_dir):
+    directory, reference = spanbert_dir
+    ours, info = SplinterForQuestionAnswering.from_pretrained(directory, head_type="linear",
+                                                             output_loading_info=True)
+    assert info["unexpected_keys"] == [] and info["missing_keys"] == ["qa_outputs.bias", "qa_outputs.weight"]
+    assert ours.config.encoder_family == "bert" and ours.config.question_token_id == 104
+    inputs = batch(SPANBERT_CONFIG["vocab_size"])
+    inputs["input_ids"][inputs["input_ids"] == 1] = 0  # BERT pads with [PAD] = 0
+    inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
+    with torch.no_grad():
+        theirs = reference.bert(**inputs).last_hidden_state
+        mine = ours.splinter(**inputs).last_hidden_state
+    assert_close(mine, theirs)
+    tokenizer = load_tokenizer(directory)  # cased (capitalised entries), [unused100] → [QUESTION]
+    assert tokenizer.token_to_id(QUESTION_TOKEN) == 104
+    assert tokenizer.encode("Who wrote Hamlet?", add_special_tokens=False).tokens == ["Who", "wrote", "Hamlet", "?"]
+
+
+# ---- training end to end on the new families ----------------------------------------------------
+
+
+@pytest.mark.parametrize("family", ["roberta", "spanbert"])
+def test_fine_tunes_and_evaluates(family, roberta_dir, spanbert_dir, tmp_path):
+    directory = roberta_dir if family == "roberta" else spanbert_dir[0]
+    results = run_train(tmp_path, f"model={family}-base", f"model.checkpoint={directory}",
+                        f"model.tokenizer={directory}", "task.max_steps=2", "data.max_seq_length=96",
+                        "data.doc_stride=32", "data.max_eval_examples=8")
+    assert results["model_name"] == f"{family}-base" and results["steps"] == 2 and results["num_questions"] == 8
+    saved = SplinterForQuestionAnswering.from_pretrained(tmp_path / "model")
+    assert saved.config.head_type == "linear"
+    assert saved.config.encoder_family == ("roberta" if family == "roberta" else "bert")
+    assert load_tokenizer(tmp_path / "model").get_vocab() == load_tokenizer(directory).get_vocab()
