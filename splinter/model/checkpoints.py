@@ -30,7 +30,11 @@ from splinter.errors import CheckpointError
 from splinter.hub import one_line, resolve_directory
 from splinter.model.bert import ENCODER_KEY_PREFIXES, bert_state_dict_to_splinter
 from splinter.model.config import SplinterConfig, read_config_dict
-from splinter.model.roberta import mask_token_id, roberta_state_dict_to_splinter, splinter_state_dict_to_roberta
+from splinter.model.roberta import (
+    mask_token_id,
+    roberta_state_dict_to_splinter,
+    splinter_state_dict_to_roberta,
+)
 
 logger = logging.getLogger("splinter")
 
