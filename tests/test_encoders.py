@@ -1,5 +1,6 @@
 """Encoders beyond Splinter/BERT: the native RoBERTa family (parity with transformers both ways, the
-byte-level BPE tokenizer, windows), SpanBERT through the BERT conversion, and training on them.
+byte-level BPE tokenizer, windows), SpanBERT through the BERT conversion, training on them, the
+transformers backend (tiny DeBERTa-v2 and ELECTRA), and the head initialisation setting.
 
 Every checkpoint and tokenizer is built here, tiny and random: nothing is downloaded.
 """
@@ -7,20 +8,25 @@ Every checkpoint and tokenizer is built here, tiny and random: nothing is downlo
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 import torch
-import transformers
 from datasets import Dataset
-from run_helpers import run_train
+from run_helpers import compose_config, run_train
 from safetensors.torch import load_file
 from tiny_config import TINY, perturbed
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-from splinter import SplinterForQuestionAnswering, SplinterModel
+from splinter import SplinterConfig, SplinterForQuestionAnswering, SplinterModel
 from splinter.data.windows import WindowSettings, build_windows
+from splinter.errors import ConfigError
 from splinter.tokenizer import QUESTION_TOKEN, load_tokenizer, save_tokenizer_files, special_token_ids
+from splinter.training.qa_module import build_qa_model
+
+# transformers is the reference for every parity test here, and the transformers backend needs it.
+transformers = pytest.importorskip("transformers")
 
 HARD_STRINGS = [
     "Who wrote Hamlet?",
@@ -338,3 +344,122 @@ def test_fine_tunes_and_evaluates(family, roberta_dir, spanbert_dir, tmp_path):
     assert saved.config.head_type == "linear"
     assert saved.config.encoder_family == ("roberta" if family == "roberta" else "bert")
     assert load_tokenizer(tmp_path / "model").get_vocab() == load_tokenizer(directory).get_vocab()
+
+
+# ---- model.backend=transformers: AutoModel encoders under our heads --------------------------------
+
+MINILM_VOCAB = 30522  # the tokenizer of the training runs below is MiniLM's (BERT-uncased)
+
+
+def tiny_encoder_config(kind: str):
+    sizes = dict(vocab_size=MINILM_VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                 intermediate_size=37, max_position_embeddings=128, initializer_range=0.2, pad_token_id=0)
+    if kind == "deberta-v2":  # DeBERTa-v3's shape: relative attention, no absolute positions, no types
+        return transformers.DebertaV2Config(
+            **sizes, type_vocab_size=0, relative_attention=True, position_buckets=16,
+            pos_att_type=["p2c", "c2p"], position_biased_input=False, norm_rel_ebd="layer_norm",
+            share_att_key=True)
+    return transformers.ElectraConfig(**sizes, embedding_size=16)
+
+
+@pytest.fixture(scope="module", params=["deberta-v2", "electra"])
+def auto_encoder_dir(request, tmp_path_factory):
+    torch.manual_seed(0)
+    encoder = perturbed(transformers.AutoModel.from_config(tiny_encoder_config(request.param)))
+    directory = tmp_path_factory.mktemp(request.param)
+    encoder.save_pretrained(directory)
+    return request.param, directory, encoder
+
+
+def test_transformers_backend_wraps_automodel_under_our_heads(auto_encoder_dir, tmp_path):
+    from splinter.model.transformers_backend import HEAD_WEIGHTS, TransformersQAModel
+
+    kind, directory, encoder = auto_encoder_dir
+    model, info = TransformersQAModel.from_pretrained(directory, head_type="qass", output_loading_info=True)
+    assert info["missing_keys"] and all(k.startswith("splinter_qass.") for k in info["missing_keys"])
+    inputs = batch(MINILM_VOCAB)
+    inputs["input_ids"][inputs["input_ids"] == 1] = 0
+    inputs["attention_mask"] = (inputs["input_ids"] != 0).long()
+    real = inputs["attention_mask"].bool()
+    with torch.no_grad():
+        hidden = model.splinter(**inputs).last_hidden_state
+        assert_close(hidden, encoder(**inputs).last_hidden_state)  # the AutoModel itself, unchanged
+        perturbed(model.head, seed=5)
+        out = model(**inputs, question_positions=torch.tensor([[3], [4], [5]]))
+    assert out.start_logits.shape == (3, 1, 40)
+    assert torch.isfinite(out.start_logits[real[:, None, :]]).all()
+    # save → reload: the same logits; transformers reads the saved encoder as is
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / HEAD_WEIGHTS).is_file() and json.loads((tmp_path / "config.json").read_text())[
+        "model_type"] == kind
+    again = TransformersQAModel.from_pretrained(tmp_path, head_type="qass")
+    with torch.no_grad():
+        assert_close(again(**inputs, question_positions=torch.tensor([[3], [4], [5]])).start_logits,
+                     out.start_logits)
+        reread = transformers.AutoModel.from_pretrained(tmp_path).eval()
+        assert_close(reread(**inputs).last_hidden_state, hidden)
+    with pytest.raises(Exception, match="the saved head is 'qass', model.head_type is 'linear'"):
+        TransformersQAModel.from_pretrained(tmp_path, head_type="linear")
+
+
+def test_transformers_backend_fine_tunes_and_evaluates(auto_encoder_dir, tmp_path):
+    kind, directory, _ = auto_encoder_dir
+    results = run_train(tmp_path, "model=minilm", "model.backend=transformers", f"model.checkpoint={directory}",
+                        "model.head_type=linear", "task.max_steps=2", "data.max_seq_length=96",
+                        "data.doc_stride=32", "data.max_eval_examples=8")
+    assert results["steps"] == 2 and results["num_questions"] == 8
+    saved = tmp_path / "model"
+    assert json.loads((saved / "config.json").read_text())["model_type"] == kind
+    assert json.loads((saved / "span_head.json").read_text())["head_type"] == "linear"
+    assert (saved / "vocab.txt").is_file()
+
+
+def test_transformers_backend_errors_are_one_line(monkeypatch):
+    with pytest.raises(ConfigError, match=r"^config key 'model.backend': unknown backend 'jax' "
+                                          r"\(valid: native, transformers\)$"):
+        build_qa_model("minilm", backend="jax")
+    with pytest.raises(ConfigError, match=r"^config key 'model.checkpoint': model.backend=transformers needs"):
+        build_qa_model(None, backend="transformers")
+    monkeypatch.setitem(sys.modules, "transformers", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"^config key 'model.backend': 'transformers' needs the transformers "
+                                          r"package, which is not installed: pip install -e \"\.\[hf\]\"$"):
+        build_qa_model("some/encoder", backend="transformers")
+
+
+def test_native_model_never_imports_transformers(roberta_dir):
+    """The native model, its loaders and tokenizers need no transformers (Lightning itself may import it)."""
+    import subprocess
+
+    code = ("import sys; from splinter import SplinterForQuestionAnswering, load_tokenizer; "
+            "import splinter.model.transformers_backend; "
+            f"SplinterForQuestionAnswering.from_pretrained({str(roberta_dir)!r}); load_tokenizer({str(roberta_dir)!r}); "
+            "print('transformers' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.stdout.strip() == "False", result.stderr[-2000:]
+
+
+# ---- head initialisation: model.head_init=paper|zero ----------------------------------------------
+
+
+def test_head_init_paper_is_random_and_zero_is_zero():
+    torch.manual_seed(0)
+    paper = SplinterForQuestionAnswering(SplinterConfig(**TINY, head_init="paper"))
+    zero = SplinterForQuestionAnswering(SplinterConfig(**TINY))
+    for name in ("start_classifier", "end_classifier"):
+        weight = getattr(paper.splinter_qass, name).weight
+        assert weight.std().item() == pytest.approx(TINY["initializer_range"], rel=0.15)
+        assert not getattr(zero.splinter_qass, name).weight.any()
+    linear = SplinterForQuestionAnswering(SplinterConfig(**TINY, head_type="linear", head_init="paper"))
+    assert linear.qa_outputs.weight.std().item() == pytest.approx(TINY["initializer_range"], rel=0.3)
+    with pytest.raises(ConfigError, match=r"^config key 'head_init': unknown head initialisation 'xavier' "
+                                          r"\(valid: zero, paper\)$"):
+        SplinterConfig(head_init="xavier")
+
+
+def test_experiment_paper_uses_the_paper_head_init(tmp_path):
+    cfg = compose_config("train", tmp_path, "experiment=paper", "model=tiny", "trainer=cpu")
+    assert cfg.model.head_init == "paper"
+    assert compose_config("train", tmp_path).model.head_init == "zero"
+    model = build_qa_model(None, dict(TINY), head_init=cfg.model.head_init)
+    assert model.config.head_init == "paper" and model.splinter_qass.start_classifier.weight.any()

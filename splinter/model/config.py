@@ -18,6 +18,8 @@ from splinter.model.bert import bert_config_to_splinter, looks_like_bert_config
 from splinter.model.roberta import roberta_config_to_splinter
 
 HEAD_TYPES = ("qass", "linear")
+# How a fresh head's final scoring weights start (see _SpanSelectionModel.reset_head).
+HEAD_INITS = ("zero", "paper")
 # "gelu" is BERT's exact erf GELU; the others appear in BERT-family configs on the Hub.
 HIDDEN_ACTS = ("gelu", "gelu_new", "relu")
 SUPPORTED_MODEL_TYPES = ("splinter", "bert", "roberta")
@@ -48,8 +50,13 @@ class SplinterConfig:
     head_type: str = "qass"
     # Which BERT-shaped encoder this is (see ENCODER_FAMILIES); saved as transformers' model_type.
     encoder_family: str = "bert"
+    # "zero": a fresh head's scoring weights start at 0 (uniform first spans); "paper": N(0,
+    # initializer_range) like every other weight, as transformers' port of the paper's model.
+    head_init: str = "zero"
 
     def __post_init__(self) -> None:
+        if self.head_init not in HEAD_INITS:
+            raise ConfigError("head_init", f"unknown head initialisation {self.head_init!r}", HEAD_INITS)
         if self.encoder_family not in ENCODER_FAMILIES:
             raise ConfigError("encoder_family", f"unknown encoder family {self.encoder_family!r}",
                               ENCODER_FAMILIES)

@@ -30,9 +30,15 @@ def load_module_from_ckpt(path: Path, decoding: dict) -> tuple[QAModule, Tokeniz
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         config = SplinterConfig.from_dict(checkpoint["splinter_config"])
         state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
+        hparams = checkpoint.get("hyper_parameters") or {}
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line report
         raise CheckpointError(f"{path}: not a readable splinter training checkpoint ({error})") from None
-    module = QAModule(checkpoint=None, model_config=config.to_dict(), head_type=config.head_type, **decoding)
+    if hparams.get("backend") == "transformers":
+        # The encoder's architecture lives in its own checkpoint: rebuild from it, then load the weights.
+        module = QAModule(checkpoint=hparams["checkpoint"], model_config=hparams.get("model_config"),
+                          head_type=config.head_type, backend="transformers", **decoding)
+    else:
+        module = QAModule(checkpoint=None, model_config=config.to_dict(), head_type=config.head_type, **decoding)
     module.model.load_state_dict(state)
     tokenizer = checkpoint.get("splinter_tokenizer")
     return module, Tokenizer.from_str(tokenizer) if tokenizer else None
@@ -43,7 +49,8 @@ def build_eval_module(cfg: DictConfig, checkpoint: str) -> tuple[QAModule, Token
     decoding = dict(cfg.task.module)
     if checkpoint.endswith(".ckpt"):
         return load_module_from_ckpt(Path(checkpoint), decoding)
-    return QAModule(checkpoint=checkpoint, head_type=cfg.model.head_type, **decoding), None
+    return QAModule(checkpoint=checkpoint, head_type=cfg.model.head_type,
+                    backend=cfg.model.get("backend", "native"), **decoding), None
 
 
 def _read_predictions(path: Path) -> dict[str, str]:

@@ -31,6 +31,8 @@ def build_module(cfg: DictConfig):
         model_config=dict(cfg.model.config or {}),
         fresh_head=cfg.model.fresh_head,
         head_type=cfg.model.head_type,
+        head_init=cfg.model.get("head_init"),
+        backend=cfg.model.get("backend", "native"),
     )
 
 
