@@ -27,7 +27,7 @@ from pathlib import Path
 from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordPiece
 
-from splinter.errors import CheckpointError
+from splinter.errors import CheckpointError, ConfigError
 from splinter.hub import resolve_directory
 
 QUESTION_TOKEN = "[QUESTION]"
@@ -134,6 +134,16 @@ def build_tokenizer(
         special_tokens=[(t, vocab[t]) for t in (cls, sep, q, ".")],
     )
     return tokenizer
+
+
+def check_fits_model(tokenizer: Tokenizer, vocab_size: int) -> None:
+    """One clear line, instead of an index error inside the embeddings, when the tokenizer's ids (the
+    [QUESTION] id included) go past the model's `vocab_size` embedding rows (e.g. a RoBERTa tokenizer
+    with a BERT checkpoint)."""
+    size = tokenizer.get_vocab_size(with_added_tokens=True)
+    if size > vocab_size:
+        raise ConfigError("model.tokenizer", f"the tokenizer has ids up to {size - 1}, the model only "
+                          f"{vocab_size} embeddings (do model.tokenizer and model.checkpoint match?)")
 
 
 def question_token_id(tokenizer: Tokenizer) -> int:

@@ -463,3 +463,11 @@ def test_experiment_paper_uses_the_paper_head_init(tmp_path):
     assert compose_config("train", tmp_path).model.head_init == "zero"
     model = build_qa_model(None, dict(TINY), head_init=cfg.model.head_init)
     assert model.config.head_init == "paper" and model.splinter_qass.start_classifier.weight.any()
+
+
+def test_tokenizer_larger_than_the_model_is_one_clear_error(roberta_dir, tmp_path):
+    # the RoBERTa tokenizer (ids up to its [QUESTION]) with a model of fewer embeddings
+    with pytest.raises(ConfigError, match=r"^config key 'model.tokenizer': the tokenizer has ids up to \d+, the "
+                                          r"model only 300 embeddings \(do model.tokenizer and model.checkpoint "
+                                          r"match\?\)$"):
+        run_train(tmp_path, f"model.tokenizer={roberta_dir}", "model.config.vocab_size=300")

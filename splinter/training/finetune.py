@@ -9,7 +9,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from splinter.tokenizer import load_tokenizer
+from splinter.tokenizer import check_fits_model, load_tokenizer
 from splinter.training.runs import (
     build_logger,
     build_trainer,
@@ -74,6 +74,7 @@ def run(cfg: DictConfig) -> dict:
         len(datamodule.train_windows), cfg.data.batch_size, cfg.task.epochs, cfg.task.min_steps, cfg.task.max_steps
     )
     module = build_module(cfg)
+    check_fits_model(tokenizer, module.model.config.vocab_size)
     module.output_dir = output_dir
     module.tokenizer = tokenizer
 
