@@ -471,3 +471,41 @@ def test_tokenizer_larger_than_the_model_is_one_clear_error(roberta_dir, tmp_pat
                                           r"model only 300 embeddings \(do model.tokenizer and model.checkpoint "
                                           r"match\?\)$"):
         run_train(tmp_path, f"model.tokenizer={roberta_dir}", "model.config.vocab_size=300")
+
+
+# ---- experiment=paper_baselines: every family of the sweep, one report row each ---------------------
+
+
+def test_paper_baselines_sweep_runs_every_model_into_its_own_report_row(roberta_dir, spanbert_dir, tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from splinter.report import main as report
+    from splinter.training.finetune import run
+
+    repo = Path(__file__).resolve().parents[1]
+    with initialize_config_dir(config_dir=str(repo / "conf"), version_base="1.3"):
+        sweep = compose("train", overrides=["experiment=paper_baselines"], return_hydra_config=True)
+    models = sweep.hydra.sweeper.params["model"].split(",")
+    assert models == ["roberta-base", "roberta-base-qass", "spanbert-base", "spanbert-base-qass",
+                      "splinter-base-qass"]
+    assert sweep.hydra.sweeper.params["data.seed"] == "42,43,44,45,46"
+    # tiny local stand-ins for the Hub checkpoints; Splinter's shares SpanBERT's (BERT-cased) vocabulary
+    splinter_dir = tmp_path / "splinter-stand-in"
+    SplinterForQuestionAnswering(SplinterConfig(**{**TINY, "vocab_size": SPANBERT_CONFIG["vocab_size"],
+                                                   "max_position_embeddings": 128})).save_pretrained(
+        splinter_dir, tokenizer=load_tokenizer(spanbert_dir[0]))
+    stand_ins = {"roberta": roberta_dir, "spanbert": spanbert_dir[0], "splinter": splinter_dir}
+    for number, model in enumerate(models):
+        directory = stand_ins[model.split("-")[0]]
+        cfg = compose_config("train", tmp_path / "sweep" / f"{number}-{model}", "experiment=paper_baselines",
+                             f"model={model}", f"model.checkpoint={directory}", f"model.tokenizer={directory}",
+                             "trainer=cpu", "task.max_steps=1", "data.max_seq_length=96", "data.doc_stride=32",
+                             "data.max_eval_examples=8", "data.batch_size=4")
+        assert cfg.model.head_init == "paper" and cfg.task.min_steps == 200  # the paper's protocol
+        results = run(cfg)
+        assert results["steps"] == 1 and results["num_questions"] == 8
+    assert report([str(tmp_path / "sweep")]) == 0
+    table = (tmp_path / "sweep" / "results.md").read_text(encoding="utf-8")
+    rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
+    for model in models:
+        assert rows.count(model) == 2  # one row in the EM table, one in the F1 table
