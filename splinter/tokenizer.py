@@ -12,6 +12,9 @@ special added tokens (matched in the raw text, never split or normalised), and t
 
 which is what SplinterTokenizerFast builds for the default right padding side (the `.` id is looked
 up in the vocabulary). Parity with transformers is pinned by tests/test_tokenizer.py.
+
+Byte-level BPE tokenizers (the RoBERTa family) go to splinter/roberta_tokenizer.py; code that needs
+the special ids of either family asks `special_token_ids(tokenizer)`.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import codecs
 import io
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordPiece
 
-from splinter.errors import CheckpointError
+from splinter.errors import CheckpointError, ConfigError
 from splinter.hub import resolve_directory
 
 QUESTION_TOKEN = "[QUESTION]"
@@ -40,11 +44,46 @@ BERT_SPECIAL_TOKENS = {
     "mask_token": "[MASK]",
 }
 _BROKEN = "the tokenizer file is damaged: restore or re-download it"
-_TOKENIZER_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+_TOKENIZER_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                    "vocab.json", "merges.txt"]
+
+
+@dataclass(frozen=True)
+class SpecialTokenIds:
+    """The ids a window is built from, for either tokenizer family."""
+
+    cls: int
+    sep: int
+    pad: int
+    unk: int
+    question: int
+    dot: int
+    # Between the question part and the context: ([SEP],) for BERT, (</s>, </s>) for RoBERTa.
+    separator: tuple[int, ...]
+    # Token types the encoder knows: 2 for BERT (0 then 1), 1 for RoBERTa (all 0).
+    token_types: int
+
+
+def special_token_ids(tokenizer: Tokenizer) -> SpecialTokenIds:
+    """The special ids of a tokenizer from `load_tokenizer` (BERT WordPiece or RoBERTa byte-level BPE)."""
+    from splinter.roberta_tokenizer import ROBERTA_SPECIAL_TOKENS, is_roberta_tokenizer
+
+    roberta = is_roberta_tokenizer(tokenizer)
+    names = ROBERTA_SPECIAL_TOKENS if roberta else BERT_SPECIAL_TOKENS
+    ids = {key: tokenizer.token_to_id(names[f"{key}_token"]) for key in ("cls", "sep", "pad", "unk")}
+    ids.update(question=question_token_id(tokenizer), dot=tokenizer.token_to_id("."))
+    missing = [key for key, value in ids.items() if value is None]
+    if missing:
+        raise CheckpointError(f"this tokenizer lacks the {', '.join(missing)} token(s): load it with load_tokenizer()")
+    separator = (ids["sep"], ids["sep"]) if roberta else (ids["sep"],)
+    return SpecialTokenIds(**ids, separator=separator, token_types=1 if roberta else 2)
 
 
 def load_tokenizer(path_or_hub_id: str | Path, do_lower_case: bool | None = None) -> Tokenizer:
     """Load the Splinter tokenizer from a directory, a Hub id, or "minilm" (the bundled MiniLM vocab).
+
+    A byte-level BPE directory (vocab.json + merges.txt, or a BPE tokenizer.json) gives the RoBERTa
+    pipeline of splinter/roberta_tokenizer.py; `do_lower_case` does not apply to it.
 
     The directory needs `vocab.txt` (or a WordPiece `tokenizer.json`); casing comes from, in order,
     `do_lower_case`, `tokenizer_config.json`, the `tokenizer.json` normaliser, and finally the
@@ -52,6 +91,10 @@ def load_tokenizer(path_or_hub_id: str | Path, do_lower_case: bool | None = None
     unreachable). A vocabulary without `[QUESTION]` gets id 104 renamed to it.
     """
     directory = _resolve_directory(str(path_or_hub_id))
+    from splinter.roberta_tokenizer import is_byte_level_bpe_directory, load_roberta_tokenizer
+
+    if is_byte_level_bpe_directory(directory):  # RoBERTa family: casing is the BPE's own business
+        return load_roberta_tokenizer(directory, source=str(path_or_hub_id))
     vocab, settings = _read_directory(directory)
     if do_lower_case is not None:
         settings["do_lower_case"] = do_lower_case
@@ -96,6 +139,16 @@ def build_tokenizer(
     return tokenizer
 
 
+def check_fits_model(tokenizer: Tokenizer, vocab_size: int) -> None:
+    """One clear line, instead of an index error inside the embeddings, when the tokenizer's ids (the
+    [QUESTION] id included) go past the model's `vocab_size` embedding rows (e.g. a RoBERTa tokenizer
+    with a BERT checkpoint)."""
+    size = tokenizer.get_vocab_size(with_added_tokens=True)
+    if size > vocab_size:
+        raise ConfigError("model.tokenizer", f"the tokenizer has ids up to {size - 1}, the model only "
+                          f"{vocab_size} embeddings (do model.tokenizer and model.checkpoint match?)")
+
+
 def question_token_id(tokenizer: Tokenizer) -> int:
     """The id of `[QUESTION]` (104 for Splinter and converted BERT vocabularies)."""
     token_id = tokenizer.token_to_id(QUESTION_TOKEN)
@@ -120,8 +173,14 @@ def save_tokenizer_files(tokenizer: Tokenizer, directory: str | Path) -> None:
     """Write tokenizer.json, vocab.txt, tokenizer_config.json and special_tokens_map.json.
 
     The set loads with `load_tokenizer(directory)` and with transformers'
-    `AutoTokenizer` / `SplinterTokenizerFast.from_pretrained(directory)`.
+    `AutoTokenizer` / `SplinterTokenizerFast.from_pretrained(directory)`. A RoBERTa-family tokenizer
+    writes its own set (see splinter/roberta_tokenizer.py).
     """
+    from splinter.roberta_tokenizer import is_roberta_tokenizer, save_roberta_tokenizer_files
+
+    if is_roberta_tokenizer(tokenizer):
+        save_roberta_tokenizer_files(tokenizer, directory)
+        return
     vocab = tokenizer.get_vocab(with_added_tokens=False)
     by_id = sorted(vocab.items(), key=lambda item: item[1])
     if [i for _, i in by_id] != list(range(len(by_id))):

@@ -310,8 +310,9 @@ def test_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="num_attention_heads"):
         SplinterConfig(hidden_size=30, num_attention_heads=4)
     path = tmp_path / "config.json"
-    path.write_text('{"model_type": "roberta"}')
-    with pytest.raises(CheckpointError, match=f"{path}: model_type 'roberta' is not supported"):
+    path.write_text('{"model_type": "deberta-v2"}')
+    with pytest.raises(CheckpointError, match=f"{path}: model_type 'deberta-v2' is not supported .*"
+                       "model.backend=transformers"):
         SplinterConfig.from_json_file(path)
 
 

@@ -236,9 +236,10 @@ class QADataModule(pl.LightningDataModule):
 
     def _collate(self):
         from splinter.data.batches import Collator
+        from splinter.tokenizer import special_token_ids
 
-        pad_id = self.tokenizer.token_to_id("[PAD]")
-        return Collator(pad_to_multiple_of=self.pad_to_multiple_of, pad_token_id=0 if pad_id is None else pad_id)
+        pad_id = special_token_ids(self.tokenizer).pad  # [PAD] (BERT) or <pad> (RoBERTa)
+        return Collator(pad_to_multiple_of=self.pad_to_multiple_of, pad_token_id=pad_id)
 
     def process_batch_size(self, world_size: int) -> int:
         """Training windows per batch in each of `world_size` processes: `batch_size` is the global batch

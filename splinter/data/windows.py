@@ -22,7 +22,7 @@ from datasets import Dataset, Features, List, Value
 from tokenizers import Encoding, Tokenizer
 
 from splinter.errors import ConfigError, DataError
-from splinter.tokenizer import BERT_SPECIAL_TOKENS, QUESTION_TOKEN, question_token_id
+from splinter.tokenizer import SpecialTokenIds, special_token_ids
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def windows_from_columns(columns: dict[str, list], tokenizer: Tokenizer, setting
 
 
 def _check_tokenizer(tokenizer: Tokenizer) -> None:
-    question_token_id(tokenizer)
+    special_token_ids(tokenizer)  # every special id a window needs, for either tokenizer family
     if tokenizer.padding is not None or tokenizer.truncation is not None:
         # windows are cut here; a padded/truncated encoding would silently lose context tokens
         raise ConfigError("tokenizer", "must have padding and truncation disabled (use load_tokenizer())")
@@ -192,7 +192,7 @@ def context_offsets(encoding: Encoding, text: str) -> np.ndarray:
 def _windows_batch(batch: dict[str, list], tokenizer: Tokenizer, settings: WindowSettings, training: bool,
                    version: int) -> dict[str, list]:
     del version  # only there to change the cache fingerprint
-    special = _special_ids(tokenizer)
+    special = special_token_ids(tokenizer)
     questions = tokenizer.encode_batch(batch["question"], add_special_tokens=False)
     # Evaluation sets ask several questions about each context (SQuAD dev: ~5): tokenize each once.
     unique = list(dict.fromkeys(batch["context"]))
@@ -203,10 +203,10 @@ def _windows_batch(batch: dict[str, list], tokenizer: Tokenizer, settings: Windo
     for i, (question, context) in enumerate(zip(questions, contexts, strict=True)):
         question_ids = _without_question_token(question.ids[: settings.max_query_length - 2], special)
         context_ids = _without_question_token(context.ids, special)
-        prefix = [special["cls"], *question_ids, special["question"], special["dot"], special["sep"]]
+        prefix = [special.cls, *question_ids, special.question, special.dot, *special.separator]
         spans = window_spans(len(context_ids), settings.max_seq_length - len(prefix) - 1, settings.doc_stride)
         for start, end in spans:
-            _append_inputs(out, prefix, context_ids[start:end], special["sep"], settings)
+            _append_inputs(out, prefix, context_ids[start:end], special, settings)
             out["question_position"].append(len(question_ids) + 1)
         if training:
             unlabelled += _append_labels(out, batch, i, context, spans, len(prefix))
@@ -219,34 +219,30 @@ def _windows_batch(batch: dict[str, list], tokenizer: Tokenizer, settings: Windo
     return out
 
 
-def _special_ids(tokenizer: Tokenizer) -> dict[str, int]:
-    return {
-        "cls": tokenizer.token_to_id(BERT_SPECIAL_TOKENS["cls_token"]),
-        "sep": tokenizer.token_to_id(BERT_SPECIAL_TOKENS["sep_token"]),
-        "unk": tokenizer.token_to_id(BERT_SPECIAL_TOKENS["unk_token"]),
-        "question": tokenizer.token_to_id(QUESTION_TOKEN),
-        "dot": tokenizer.token_to_id("."),
-    }
-
-
-def _without_question_token(ids: list[int], special: dict[str, int]) -> list[int]:
+def _without_question_token(ids: list[int], special: SpecialTokenIds) -> list[int]:
     # A literal "[QUESTION]" in the text is tokenized as the special token; the model reads the
     # question representation at [QUESTION], so a stray one in the input becomes [UNK].
-    if special["question"] not in ids:
+    if special.question not in ids:
         return ids
-    return [special["unk"] if t == special["question"] else t for t in ids]
+    return [special.unk if t == special.question else t for t in ids]
 
 
-def _append_inputs(out: dict[str, list], prefix: list[int], chunk: list[int], sep: int,
+def _append_inputs(out: dict[str, list], prefix: list[int], chunk: list[int], special: SpecialTokenIds,
                    settings: WindowSettings) -> None:
-    out["input_ids"].append(prefix + chunk + [sep])
+    out["input_ids"].append(prefix + chunk + [special.sep])
     n_prefix, n_rest = len(prefix), len(chunk) + 1
-    if settings.zero_token_type_ids:
+    # An encoder with one token type (RoBERTa) gets all-zero types whatever the setting: as its own
+    # tokenizer gives them, and type 1 would index past its embedding table.
+    if settings.zero_token_type_ids or special.token_types == 1:
         out["token_type_ids"].append([0] * (n_prefix + n_rest))
     else:
         out["token_type_ids"].append([0] * n_prefix + [1] * n_rest)
+    # hide_sep hides every separator token (RoBERTa has two between the parts), as the paper's code
+    # did (attention_mask[input_ids == sep_id] = 0).
     seen = 0 if settings.hide_sep else 1
-    out["attention_mask"].append([1] * (n_prefix - 1) + [seen] + [1] * (n_rest - 1) + [seen])
+    n_separator = len(special.separator)
+    out["attention_mask"].append([1] * (n_prefix - n_separator) + [seen] * n_separator
+                                 + [1] * (n_rest - 1) + [seen])
 
 
 def _append_labels(out: dict[str, list], batch: dict[str, list], i: int, context: Encoding,

@@ -24,6 +24,16 @@ _DROPPED_PREFIXES = ("bert.pooler.", "pooler.", "cls.")
 ENCODER_KEY_PREFIXES = ("embeddings.", "encoder.")
 
 
+# The fields every BERT config.json has had, with or without model_type.
+_BERT_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                "max_position_embeddings", "type_vocab_size")
+
+
+def looks_like_bert_config(values: Mapping[str, Any]) -> bool:
+    """A config.json written before transformers added model_type (e.g. SpanBERT's) with BERT's fields."""
+    return all(key in values for key in _BERT_FIELDS)
+
+
 def bert_config_to_splinter(values: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
     """A BERT config.json dict as a Splinter one; `path` names the file in errors."""
     position_type = values.get("position_embedding_type", "absolute")
@@ -31,7 +41,7 @@ def bert_config_to_splinter(values: Mapping[str, Any], path: str | Path) -> dict
         raise CheckpointError(
             f"{path}: position_embedding_type {position_type!r} is not supported (Splinter uses 'absolute')"
         )
-    converted = {**values, "model_type": "splinter"}
+    converted = {**values, "model_type": "splinter", "encoder_family": "bert"}
     if converted.get("question_token_id") is None:
         converted["question_token_id"] = BERT_QUESTION_TOKEN_ID
     return converted

@@ -5,9 +5,13 @@ Hugging Face layout, so that transformers and this package read each other's che
 
 1. resolve the name: "minilm" → the MiniLM package, an existing local directory, else a Hub id
    fetched with `huggingface_hub.snapshot_download`;
-2. read config.json (Splinter or BERT) and build the model, freshly initialised;
-3. read the weights, rename them into this model's keys (BERT → `splinter.*`, bare encoder keys ↔
-   `splinter.*`, legacy buffers dropped), check shapes, load, and report what was missing or unused.
+2. read config.json (Splinter, BERT or RoBERTa) and build the model, freshly initialised;
+3. read the weights, rename them into this model's keys (BERT/RoBERTa → `splinter.*`, bare encoder keys ↔
+   `splinter.*`, legacy buffers dropped; RoBERTa gains a `[QUESTION]` row), check shapes, load, and
+   report what was missing or unused.
+
+A RoBERTa-family model is saved with its encoder under `roberta.` (and model_type "roberta"), so that
+transformers' Roberta classes read it too.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ from splinter.files import atomic_write, load_torch_file
 from splinter.hub import one_line, resolve_directory
 from splinter.model.bert import ENCODER_KEY_PREFIXES, bert_state_dict_to_splinter
 from splinter.model.config import SplinterConfig, read_config_dict
+from splinter.model.roberta import (
+    mask_token_id,
+    roberta_state_dict_to_splinter,
+    splinter_state_dict_to_roberta,
+)
 
 logger = logging.getLogger("splinter")
 
@@ -39,6 +48,8 @@ HUB_FILES = [
     SAFETENSORS_NAME,
     BIN_NAME,
     "vocab.txt",
+    "vocab.json",  # byte-level BPE (RoBERTa family)
+    "merges.txt",
     "tokenizer.json",
     "tokenizer_config.json",
     "special_tokens_map.json",
@@ -83,7 +94,9 @@ def read_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], Path]:
 def canonical_state_dict(
     state: Mapping[str, torch.Tensor], from_bert: bool, encoder_prefix: str
 ) -> dict[str, torch.Tensor]:
-    """Rename checkpoint keys into a model's keys: its encoder lives under `encoder_prefix`."""
+    """Rename checkpoint keys into a model's keys: its encoder lives under `encoder_prefix`.
+
+    RoBERTa checkpoints are renamed by `roberta_state_dict_to_splinter` before they get here."""
     if from_bert:
         state = bert_state_dict_to_splinter(state)
     renamed = {}
@@ -132,11 +145,15 @@ class CheckpointMixin(nn.Module):
         """
         name = os.fspath(name_or_path)
         directory = resolve_checkpoint_dir(name)
-        values, from_bert = read_config_dict(directory / CONFIG_NAME)
+        values, source = read_config_dict(directory / CONFIG_NAME)
+        from_bert = source == "bert"
         model = cls(SplinterConfig.from_dict(values, **config_overrides))
         if fresh_head and model.head_name is None:
             raise ValueError(f"fresh_head=True needs a model with a head, not {cls.__name__}")
         state, weights_path = read_state_dict(directory)
+        if source == "roberta":
+            vocab_size = model.config.vocab_size
+            state = roberta_state_dict_to_splinter(state, vocab_size, mask_token_id(directory, vocab_size - 1))
         state = canonical_state_dict(state, from_bert, cls.encoder_prefix)
         info = model._load_weights(state, weights_path, fresh_head)
         _log_loading_info(info, cls.__name__, name)
@@ -181,6 +198,8 @@ class CheckpointMixin(nn.Module):
             key: tensor.detach().to("cpu", copy=True).contiguous()
             for key, tensor in self.state_dict().items()
         }
+        if self.config.encoder_family == "roberta":
+            tensors = splinter_state_dict_to_roberta(tensors)
         with atomic_write(directory / SAFETENSORS_NAME) as file:  # never a truncated weights file
             file.write(save(tensors, metadata={"format": "pt"}))
         if tokenizer is not None:

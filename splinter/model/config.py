@@ -15,12 +15,18 @@ from typing import Any
 
 from splinter.errors import CheckpointError, ConfigError
 from splinter.files import atomic_write
-from splinter.model.bert import bert_config_to_splinter
+from splinter.model.bert import bert_config_to_splinter, looks_like_bert_config
+from splinter.model.roberta import roberta_config_to_splinter
 
 HEAD_TYPES = ("qass", "linear")
+# How a fresh head's final scoring weights start (see _SpanSelectionModel.reset_head).
+HEAD_INITS = ("zero", "paper")
 # "gelu" is BERT's exact erf GELU; the others appear in BERT-family configs on the Hub.
 HIDDEN_ACTS = ("gelu", "gelu_new", "relu")
-SUPPORTED_MODEL_TYPES = ("splinter", "bert")
+SUPPORTED_MODEL_TYPES = ("splinter", "bert", "roberta")
+# "bert": absolute positions 0..L-1, two token types (BERT, Splinter, SpanBERT, MiniLM, ELECTRA's
+# encoder); "roberta": positions from padding_idx + 1, one token type (RoBERTa and its relatives).
+ENCODER_FAMILIES = ("bert", "roberta")
 
 
 @dataclass
@@ -43,8 +49,18 @@ class SplinterConfig:
     # "qass": the paper's question-aware span selection head; "linear": a start/end Linear(d, 2)
     # head on each token (the paper's non-QASS baselines).
     head_type: str = "qass"
+    # Which BERT-shaped encoder this is (see ENCODER_FAMILIES); saved as transformers' model_type.
+    encoder_family: str = "bert"
+    # "zero": a fresh head's scoring weights start at 0 (uniform first spans); "paper": N(0,
+    # initializer_range) like every other weight, as transformers' port of the paper's model.
+    head_init: str = "zero"
 
     def __post_init__(self) -> None:
+        if self.head_init not in HEAD_INITS:
+            raise ConfigError("head_init", f"unknown head initialisation {self.head_init!r}", HEAD_INITS)
+        if self.encoder_family not in ENCODER_FAMILIES:
+            raise ConfigError("encoder_family", f"unknown encoder family {self.encoder_family!r}",
+                              ENCODER_FAMILIES)
         if self.head_type not in HEAD_TYPES:
             raise ConfigError("head_type", f"unknown head type {self.head_type!r}", HEAD_TYPES)
         if self.hidden_act not in HIDDEN_ACTS:
@@ -88,8 +104,11 @@ class SplinterConfig:
     def save(self, directory: str | Path, architecture: str | None = None) -> Path:
         """Write config.json into `directory`; `architecture` fills transformers' `architectures` key."""
         path = Path(directory) / "config.json"
-        # model_type is what transformers' AutoConfig (and read_config_dict) dispatch on.
-        values = {"model_type": "splinter", **self.to_dict()}
+        # model_type is what transformers' AutoConfig (and read_config_dict) dispatch on. A RoBERTa-family
+        # model is saved as "roberta" (keys under `roberta.`), so that transformers' RobertaModel and
+        # RobertaForQuestionAnswering load it: its Splinter fields ride along as extra config keys.
+        model_type = "roberta" if self.encoder_family == "roberta" else "splinter"
+        values = {"model_type": model_type, **self.to_dict()}
         if architecture is not None:
             values["architectures"] = [architecture]
         with atomic_write(path) as file:  # never a truncated config.json
@@ -97,8 +116,13 @@ class SplinterConfig:
         return path
 
 
-def read_config_dict(path: str | Path) -> tuple[dict[str, Any], bool]:
-    """Read a config.json as a Splinter config dict; returns (values, whether it was a BERT config)."""
+def read_config_dict(path: str | Path) -> tuple[dict[str, Any], str]:
+    """Read a config.json as a Splinter config dict; returns (values, source model type).
+
+    The source is "splinter", "bert" or "roberta": it says how the checkpoint's keys are named. A
+    config without model_type but with BERT's fields (SpanBERT's, from before transformers wrote
+    model_type) is read as BERT.
+    """
     path = Path(path)
     try:
         values = json.loads(path.read_text())
@@ -109,10 +133,15 @@ def read_config_dict(path: str | Path) -> tuple[dict[str, Any], bool]:
     if not isinstance(values, dict):
         raise CheckpointError(f"{path}: expected a JSON object, got {type(values).__name__}")
     model_type = values.get("model_type")
+    if model_type is None and looks_like_bert_config(values):
+        model_type = "bert"
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise CheckpointError(
-            f"{path}: model_type {model_type!r} is not supported (expected 'splinter' or 'bert')"
+            f"{path}: model_type {model_type!r} is not supported (expected one of "
+            f"{', '.join(SUPPORTED_MODEL_TYPES)}; other encoders: model.backend=transformers)"
         )
     if model_type == "bert":
-        return bert_config_to_splinter(values, path), True
-    return values, False
+        return bert_config_to_splinter(values, path), model_type
+    if model_type == "roberta":
+        return roberta_config_to_splinter(values, path), model_type
+    return values, model_type

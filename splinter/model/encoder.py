@@ -18,6 +18,7 @@ from torch import nn
 
 from splinter.model.checkpoints import CheckpointMixin
 from splinter.model.config import SplinterConfig
+from splinter.model.roberta import roberta_position_ids
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "gelu": F.gelu,  # exact (erf) GELU, as in BERT and transformers' "gelu"
@@ -51,7 +52,12 @@ class Embeddings(nn.Module):
     def __init__(self, config: SplinterConfig):
         super().__init__()
         self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, config.pad_token_id)
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        # RoBERTa numbers positions from padding_idx + 1 (padding itself sits at padding_idx): its
+        # position table has pad_token_id + 1 rows before the first real position.
+        self.roberta_padding_idx = config.pad_token_id if config.encoder_family == "roberta" else None
+        self.position_embeddings = nn.Embedding(
+            config.max_position_embeddings, config.hidden_size, padding_idx=self.roberta_padding_idx
+        )
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
@@ -64,8 +70,13 @@ class Embeddings(nn.Module):
     ) -> torch.Tensor:
         length = input_ids.shape[1]
         max_length = self.position_embeddings.num_embeddings
+        if self.roberta_padding_idx is not None:
+            max_length -= self.roberta_padding_idx + 1
+            if position_ids is None:
+                position_ids = roberta_position_ids(input_ids, self.roberta_padding_idx)
         if length > max_length:
             # An out-of-range index is a cryptic device assert on GPU; say what is wrong instead.
+            # (for RoBERTa: max_position_embeddings less the pad_token_id + 1 rows before position 0)
             raise ValueError(f"sequence length {length} exceeds max_position_embeddings {max_length}")
         embeddings = self.word_embeddings(input_ids)
         # The defaults (type 0, positions 0..L-1) add a broadcast row instead of gathering per token.

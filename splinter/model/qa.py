@@ -56,10 +56,11 @@ def _span_loss(
 class _SpanSelectionModel(CheckpointMixin):
     encoder_prefix = "splinter."
 
-    def __init__(self, config: SplinterConfig):
+    def __init__(self, config: SplinterConfig, encoder: nn.Module | None = None):
+        """`encoder`: another module with SplinterModel's call interface (the transformers backend)."""
         super().__init__()
         self.config = config
-        self.splinter = SplinterModel(config)
+        self.splinter = SplinterModel(config) if encoder is None else encoder
         self.head_name = HEAD_ATTRIBUTES[config.head_type]
         self.add_module(self.head_name, build_head(config))
         self.reset_head()
@@ -71,8 +72,12 @@ class _SpanSelectionModel(CheckpointMixin):
     def reset_head(self) -> None:
         """Re-initialise the span-selection head (the encoder is untouched).
 
-        Hidden layers get transformers' initialisation; the final scoring weights start at zero. With
-        transformers' normal(0, 0.02) there, the bilinear QASS score of a fresh head has a standard
+        Every layer gets transformers' initialisation, N(0, initializer_range). `config.head_init`
+        decides the final scoring weights: "paper" leaves them random, as transformers' port of the
+        paper's model does; "zero" (the default outside experiment=paper) zeroes them. (The paper's own
+        code, finetuning/modeling.py, created them as `torch.Tensor(d, d)`, which its `init_weights`
+        never reaches since a bare Parameter is no Linear: uninitialised memory, not a defined draw.)
+        Why zero: with normal(0, 0.02) there, the bilinear QASS score of a fresh head has a standard
         deviation of about 0.02·d (≈ 8 for d = 384, 15 for 768): confidently wrong span distributions
         and a first loss near 15 that takes much of a few-shot budget to undo. From zero the first
         distributions are uniform (loss log L) and the gradient still reaches the zeroed weights
@@ -80,7 +85,8 @@ class _SpanSelectionModel(CheckpointMixin):
         (one run each; the zero-init run had max_seq_length 256, the other 384).
         """
         self.head.apply(partial(init_weights, std=self.config.initializer_range))
-        self.head.zero_scores()
+        if self.config.head_init == "zero":
+            self.head.zero_scores()
 
     def _logits(
         self,

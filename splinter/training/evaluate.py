@@ -32,9 +32,15 @@ def load_module_from_ckpt(path: Path, decoding: dict) -> tuple[QAModule, Tokeniz
     try:
         config = SplinterConfig.from_dict(checkpoint["splinter_config"])
         state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
+        hparams = checkpoint.get("hyper_parameters") or {}
     except Exception as error:  # noqa: BLE001 - any unexpected content gets the same one-line report
         raise CheckpointError(f"{path}: not a splinter training checkpoint ({error!r} missing or invalid)") from None
-    module = QAModule(checkpoint=None, model_config=config.to_dict(), head_type=config.head_type, **decoding)
+    if hparams.get("backend") == "transformers":
+        # The encoder's architecture lives in its own checkpoint: rebuild from it, then load the weights.
+        module = QAModule(checkpoint=hparams["checkpoint"], model_config=hparams.get("model_config"),
+                          head_type=config.head_type, backend="transformers", **decoding)
+    else:
+        module = QAModule(checkpoint=None, model_config=config.to_dict(), head_type=config.head_type, **decoding)
     problem = state_mismatch(module.model.state_dict(), state)
     if problem:
         raise CheckpointError(f"{path}: its stored config does not match its weights ({problem})")
@@ -48,7 +54,8 @@ def build_eval_module(cfg: DictConfig, checkpoint: str) -> tuple[QAModule, Token
     decoding = dict(cfg.task.module)
     if checkpoint.endswith(".ckpt"):
         return load_module_from_ckpt(Path(checkpoint), decoding)
-    return QAModule(checkpoint=checkpoint, head_type=cfg.model.head_type, **decoding), None
+    return QAModule(checkpoint=checkpoint, head_type=cfg.model.head_type,
+                    backend=cfg.model.get("backend", "native"), **decoding), None
 
 
 def _read_predictions(path: Path) -> dict[str, str]:

@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from splinter.config_checks import check_config, check_required
-from splinter.tokenizer import load_tokenizer
+from splinter.tokenizer import check_fits_model, load_tokenizer
 from splinter.training.run_dir import resume_point
 from splinter.training.runs import (
     build_logger,
@@ -33,6 +33,8 @@ def build_module(cfg: DictConfig):
         model_config=dict(cfg.model.config or {}),
         fresh_head=cfg.model.fresh_head,
         head_type=cfg.model.head_type,
+        head_init=cfg.model.get("head_init"),
+        backend=cfg.model.get("backend", "native"),
     )
 
 
@@ -79,6 +81,7 @@ def run(cfg: DictConfig) -> dict:
     module = build_module(cfg)
     if resume is not None:
         resume.check_matches(module)
+    check_fits_model(tokenizer, module.model.config.vocab_size)
     module.output_dir = output_dir
     module.tokenizer = tokenizer
 

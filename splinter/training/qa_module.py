@@ -18,6 +18,7 @@ import pytorch_lightning as pl
 import torch
 from tokenizers import Tokenizer
 
+from splinter.errors import ConfigError
 from splinter.files import write_json
 from splinter.metrics import squad_scores
 from splinter.model.config import SplinterConfig
@@ -32,9 +33,30 @@ def build_qa_model(
     config: dict | None = None,
     fresh_head: bool = False,
     head_type: str = "qass",
+    head_init: str | None = None,
+    backend: str = "native",
 ) -> SplinterForQuestionAnswering:
-    """A QA model from a checkpoint (dir, hub id, 'minilm') or, with checkpoint=None, random weights."""
+    """A QA model from a checkpoint (dir, hub id, 'minilm') or, with checkpoint=None, random weights.
+
+    `head_init` ("zero" | "paper", None: the config's) sets how a fresh head starts; `backend`
+    "transformers" loads the checkpoint with transformers' AutoModel instead of the native encoder
+    (`config` then overrides the AutoModel's config).
+    """
+    from splinter.model.transformers_backend import BACKENDS
+
+    if backend not in BACKENDS:
+        raise ConfigError("model.backend", f"unknown backend {backend!r}", BACKENDS)
+    if backend == "transformers":
+        if checkpoint is None:
+            raise ConfigError("model.checkpoint", "model.backend=transformers needs a checkpoint (a directory "
+                              "or Hub id that transformers' AutoModel loads), got null")
+        from splinter.model.transformers_backend import TransformersQAModel
+
+        return TransformersQAModel.from_pretrained(checkpoint, fresh_head=fresh_head, head_type=head_type,
+                                                   head_init=head_init, **(config or {}))
     overrides = {**(config or {}), "head_type": head_type}
+    if head_init is not None:
+        overrides["head_init"] = head_init
     if checkpoint is None:
         return SplinterForQuestionAnswering(SplinterConfig(**overrides))
     return SplinterForQuestionAnswering.from_pretrained(checkpoint, fresh_head=fresh_head, **overrides)
@@ -47,6 +69,8 @@ class QAModule(pl.LightningModule):
         model_config: dict | None = None,
         fresh_head: bool = False,
         head_type: str = "qass",
+        head_init: str | None = None,
+        backend: str = "native",
         lr: float = 3e-5,
         warmup_ratio: float = 0.1,
         weight_decay: float = 0.0,
@@ -60,7 +84,7 @@ class QAModule(pl.LightningModule):
         self.save_hyperparameters()
         # from_pretrained hands back an eval-mode model; Lightning keeps module modes as it finds them,
         # so without this, fine-tuning would run with dropout off.
-        self.model = build_qa_model(checkpoint, model_config, fresh_head, head_type).train()
+        self.model = build_qa_model(checkpoint, model_config, fresh_head, head_type, head_init, backend).train()
         self.resume = ResumeState()
         self.predictions: dict[str, str] = {}
         self.eval_metrics: dict[str, Any] = {}
