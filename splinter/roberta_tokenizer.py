@@ -49,10 +49,10 @@ def is_byte_level_bpe_directory(directory: Path) -> bool:
     if not path.is_file():
         return False
     try:
-        model = json.loads(path.read_text(encoding="utf-8")).get("model") or {}
+        model = json.loads(path.read_text(encoding="utf-8")).get("model")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
         return False  # the WordPiece reader reports the unreadable file
-    return model.get("type") == "BPE"
+    return isinstance(model, dict) and model.get("type") == "BPE"  # anything else: the WordPiece reader says what is wrong
 
 
 def is_roberta_tokenizer(tokenizer: Tokenizer) -> bool:
