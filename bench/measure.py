@@ -370,17 +370,20 @@ def decode(p: dict) -> dict:
     rss_base = maxrss_kb()
     times = []
     if p["impl"] == "ours":
-        from splinter.spans import best_answers, context_mask_from_offsets, top_spans
+        from splinter.data.evaluation_set import EvaluationSet
+        from splinter.spans import best_answers, top_spans
 
         if p["inputs"] == "dataset":
-            example_ids, offsets = windows["example_id"], windows["offsets"]
+            source = windows
         else:
-            example_ids = windows["example_id"][:]
+            source = {"example_id": windows["example_id"][:], "offsets": offsets,
+                      "max_context": windows["max_context"][:]}
         for _ in range(p["repeats"]):
             start = time.perf_counter()
-            context = context_mask_from_offsets(offsets, start_logits.shape[1])
+            ev = EvaluationSet.from_windows(source, contexts)
+            context = torch.nn.functional.pad(ev.context_masks, (0, start_logits.shape[1] - ev.context_masks.shape[1]))
             c = top_spans(start_logits, end_logits, context, max_answer_length=10, n_best=20)
-            predictions = best_answers(example_ids, c.scores, c.starts, c.ends, offsets, contexts)
+            predictions = best_answers(ev.example_ids, c.scores, c.starts, c.ends, ev.offsets, contexts)
             times.append(time.perf_counter() - start)
     else:
         from bench.reference import postprocess_qa_predictions, python_nbest_decode

@@ -284,7 +284,8 @@ class QuestionAnswerer:
                 )
                 parts.append(SpanCandidates(found.scores[:, :keep], found.starts[:, :keep],
                                             found.ends[:, :keep], found.valid[:, :keep]))
-        return SpanCandidates.cat(parts).to("cpu")
+        return SpanCandidates(*(torch.cat([getattr(p, f) for p in parts]).cpu()
+                                for f in ("scores", "starts", "ends", "valid")))
 
     def _autocast(self):
         if self.dtype == torch.float32:
