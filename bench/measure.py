@@ -238,7 +238,7 @@ def eval_ours(p: dict) -> dict:
     import pytorch_lightning as pl
 
     from splinter.data.datamodule import QADataModule
-    from splinter.training.qa_module import QAModule
+    from splinter.training.qa_module import EVALUATION_RESULT, QAModule
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -258,15 +258,17 @@ def eval_ours(p: dict) -> dict:
     read = now(device)
     windows = dm.eval_windows
     built = now(device)
+    module.evaluate_on(dm.evaluation_set)
     trainer.validate(module, datamodule=dm, verbose=False)
     done = now(device)
+    metrics = trainer.callback_metrics[EVALUATION_RESULT]
     return {
         "questions": len(examples), "windows": len(windows),
         "read_seconds": read - start, "windows_seconds": built - read, "validate_seconds": done - built,
         "forward_seconds": timer.seconds, "rest_seconds": done - built - timer.seconds,
         "seconds": done - read,  # comparable with the reference: from examples to scores
         "seconds_with_read": done - start,
-        "exact_match": module.eval_metrics["exact_match"], "f1": module.eval_metrics["f1"],
+        "exact_match": metrics["exact_match"], "f1": metrics["f1"],
         **_eval_flops(model_config(p["model_dir"]), timer, "ours"), **device.memory(rss_base),
     }
 
@@ -368,17 +370,20 @@ def decode(p: dict) -> dict:
     rss_base = maxrss_kb()
     times = []
     if p["impl"] == "ours":
-        from splinter.spans import best_answers, context_mask_from_offsets, top_spans
+        from splinter.data.evaluation_set import EvaluationSet
+        from splinter.spans import best_answers, top_spans
 
         if p["inputs"] == "dataset":
-            example_ids, offsets = windows["example_id"], windows["offsets"]
+            source = windows
         else:
-            example_ids = windows["example_id"][:]
+            source = {"example_id": windows["example_id"][:], "offsets": offsets,
+                      "max_context": windows["max_context"][:]}
         for _ in range(p["repeats"]):
             start = time.perf_counter()
-            context = context_mask_from_offsets(offsets, start_logits.shape[1])
+            ev = EvaluationSet.from_windows(source, contexts)
+            context = torch.nn.functional.pad(ev.context_masks, (0, start_logits.shape[1] - ev.context_masks.shape[1]))
             c = top_spans(start_logits, end_logits, context, max_answer_length=10, n_best=20)
-            predictions = best_answers(example_ids, c.scores, c.starts, c.ends, offsets, contexts)
+            predictions = best_answers(ev.example_ids, c.scores, c.starts, c.ends, ev.offsets, contexts)
             times.append(time.perf_counter() - start)
     else:
         from bench.reference import postprocess_qa_predictions, python_nbest_decode

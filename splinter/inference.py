@@ -34,18 +34,12 @@ import torch
 from tokenizers import Tokenizer
 
 from splinter.data.batches import Collator
+from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.windows import WindowSettings, windows_from_columns
 from splinter.errors import CheckpointError, ConfigError, SplinterError
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
-from splinter.spans import (
-    SpanCandidates,
-    best_predictions,
-    context_mask_from_offsets,
-    pad_mask,
-    pad_offsets,
-    top_spans,
-)
+from splinter.spans import SpanCandidates, best_predictions, top_spans
 from splinter.tokenizer import load_tokenizer
 
 __all__ = ["DecodingSettings", "InputError", "QuestionAnswerer", "Skipped"]
@@ -245,9 +239,10 @@ class QuestionAnswerer:
              "answer_texts": [[] for _ in kept], "answer_starts": [[] for _ in kept]},
             self.tokenizer, self.windows, training=False,
         )
-        offsets = pad_offsets(rows["offsets"])  # [W, L, 2], -1 outside the context
+        windows = EvaluationSet.from_windows(rows, contexts)  # what evaluation decodes with
+        offsets = windows.offsets  # [W, L, 2], -1 outside the context
         n_best_lists = top_k is not None or probability
-        candidates = self._window_candidates(rows, offsets, keep=self.decoding.n_best if n_best_lists else 1)
+        candidates = self._window_candidates(rows, windows, keep=self.decoding.n_best if n_best_lists else 1)
         readable = _questions_with_context_tokens(rows["example_id"], offsets)
         if n_best_lists:
             answers = _n_best_answers(rows["example_id"], candidates, offsets, contexts, top_k or 1, probability)
@@ -266,10 +261,10 @@ class QuestionAnswerer:
                 results[i] = answers[eid]
         return results
 
-    def _window_candidates(self, rows: dict[str, list], offsets: torch.Tensor, keep: int) -> SpanCandidates:
+    def _window_candidates(self, rows: dict[str, list], windows: EvaluationSet, keep: int) -> SpanCandidates:
         """The `keep` best spans of every window, best first (evaluation's forward + `top_spans`)."""
-        context_mask = context_mask_from_offsets(offsets)
-        max_context = pad_mask(rows["max_context"], offsets.shape[1]) if self.decoding.use_max_context else None
+        context_mask = windows.context_masks
+        max_context = windows.max_context_masks if self.decoding.use_max_context else None
         parts = []
         n = len(rows["input_ids"])
         with torch.inference_mode(), self._autocast():
@@ -289,7 +284,8 @@ class QuestionAnswerer:
                 )
                 parts.append(SpanCandidates(found.scores[:, :keep], found.starts[:, :keep],
                                             found.ends[:, :keep], found.valid[:, :keep]))
-        return SpanCandidates.cat(parts).to("cpu")
+        return SpanCandidates(*(torch.cat([getattr(p, f) for p in parts]).cpu()
+                                for f in ("scores", "starts", "ends", "valid")))
 
     def _autocast(self):
         if self.dtype == torch.float32:

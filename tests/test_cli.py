@@ -77,7 +77,18 @@ def test_evaluate_a_lightning_checkpoint(trained, tmp_path):
     ckpt = tmp_path / "crashed" / "checkpoints" / "interrupted.ckpt"
     # the .ckpt carries its tokenizer: the model group's (here a path that does not exist) is not needed
     scored = run_evaluate(tmp_path / "eval", f"checkpoint={ckpt}", "model.tokenizer=/nonexistent")
-    assert 0 <= scored["f1"] <= 100 and scored["num_questions"] == 40
+    assert scored["num_questions"] == 40
+    # The same weights and tokenizer, saved as a model directory, score exactly the same.
+    from splinter.training.evaluate import load_module_from_ckpt
+
+    module, tokenizer = load_module_from_ckpt(ckpt, {})
+    module.model.save_pretrained(tmp_path / "same-weights", tokenizer=tokenizer)
+    same = run_evaluate(tmp_path / "dir", f"checkpoint={tmp_path / 'same-weights'}")
+    assert (scored["exact_match"], scored["f1"]) == (same["exact_match"], same["f1"])
+    on_disk = json.loads((tmp_path / "eval" / "predictions.json").read_text())
+    assert on_disk == json.loads((tmp_path / "dir" / "predictions.json").read_text())
+    # ... and not those of the finished run: the .ckpt's step-3 weights were the ones evaluated.
+    assert on_disk != json.loads((out / "predictions.json").read_text())
 
 
 def test_evaluate_scores_a_predictions_file_like_the_official_script(trained, tmp_path):

@@ -13,6 +13,7 @@ from run_helpers import FIXTURE_ROOT
 from splinter.data import windows as windows_module
 from splinter.data.datamodule import QADataModule
 from splinter.training import qa_module
+from splinter.training.finetune import evaluate
 from splinter.training.qa_module import QAModule, without_onednn
 
 TINY_MODEL = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -59,13 +60,12 @@ def built(monkeypatch) -> list[bool]:
 def test_evaluation_only_run_builds_no_training_windows(tokenizer, tmp_path, built):
     # Seed 44 has no training split under the fixture root: preparing one would fail.
     dm = datamodule(tokenizer, tmp_path, seed=44)
-    module = tiny_module()
-    make_trainer().test(module, datamodule=dm, verbose=False)
+    _, metrics = evaluate(make_trainer(), tiny_module(), dm)
 
     assert built and True not in built  # evaluation windows only (prepare_data + setup)
     assert dm.train_windows is None and dm.train_examples is None
-    assert len(dm.eval_windows) == module.eval_metrics["num_windows"] > 0
-    assert module.eval_metrics["num_questions"] == 24
+    assert len(dm.eval_windows) == metrics["num_windows"] > 0
+    assert metrics["num_questions"] == 24
     info = dm.data_info()
     assert "train_file" not in info and info["eval_questions"] == 24
 
@@ -83,20 +83,19 @@ def test_evaluation_forward_runs_without_onednn_and_predicts_the_same(tokenizer,
     flags = []
     module.model.register_forward_pre_hook(lambda model, args: flags.append(torch.backends.mkldnn.enabled))
     enabled_before = torch.backends.mkldnn.enabled
-    make_trainer().test(module, datamodule=dm, verbose=False)
+    without = evaluate(make_trainer(), module, dm)
     batches = len(dm.test_dataloader())
     assert batches > 1 and flags == [False] * batches  # every batch's forward ran with oneDNN off
     assert torch.backends.mkldnn.enabled == enabled_before  # restored afterwards
-    without = (dict(module.predictions), dict(module.eval_metrics))
 
     # The same evaluation with oneDNN left as it is (what evaluation did before).
     monkeypatch.setattr(qa_module, "without_onednn", contextlib.nullcontext)
     flags.clear()
-    make_trainer().test(module, datamodule=dm, verbose=False)
+    predictions, metrics = evaluate(make_trainer(), module, dm)
     assert flags == [enabled_before] * batches
-    assert module.predictions == without[0]
+    assert predictions == without[0]
     for key in ("exact_match", "f1", "num_questions", "num_windows"):
-        assert module.eval_metrics[key] == without[1][key]
+        assert metrics[key] == without[1][key]
 
 
 def test_without_onednn_restores_the_flag_after_an_error():

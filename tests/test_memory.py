@@ -39,3 +39,13 @@ def test_freed_heap_pages_are_returned_to_the_system():
     for pin in pins:
         libc.free(pin)
     assert before - after > 50 * 1024, (before, after)  # of the ~125 MiB freed, most goes back
+
+
+def test_evaluation_hands_memory_back_every_sixteen_batches(monkeypatch):
+    from splinter.training import qa_module
+
+    calls = []
+    monkeypatch.setattr(qa_module, "release_freed_memory", lambda: calls.append(1))
+    for batch_idx in range(40):
+        qa_module.QAModule._release_memory(batch_idx)
+    assert len(calls) == 40 // qa_module.RELEASE_MEMORY_EVERY == 2

@@ -353,7 +353,10 @@ def test_train_py_task_pretrain_runs_end_to_end(tmp_path, cache):
         "task.checkpoint_every_n_steps=3", "task.module.warmup_ratio=0.5",
     )
     results = run(cfg)
-    assert results["steps"] == 3 and results["final_loss"] > 0
+    # The last step's loss of this seeded CPU run (recorded; the tolerance covers float32 kernel
+    # differences across torch builds). Near ln(64) = 4.16, the start/end loss of a barely trained model
+    # over 64 positions.
+    assert results["steps"] == 3 and results["final_loss"] == pytest.approx(4.0883, abs=2e-3)
     stats = json.loads((tmp_path / "span_statistics.json").read_text())
     assert stats == results["span_statistics"] and stats["questions"] > 0
     assert stats["passages_dropped"] == stats["questions_per_passage_hist"]["0"] > 0

@@ -10,23 +10,26 @@ from collections import defaultdict
 import numpy as np
 import pytest
 import torch
-
-from splinter.spans import (
-    Prediction,
-    SpanCandidates,
-    answer_texts,
-    best_answers,
-    best_predictions,
+from spans_reference import (
+    band_spans,
+    cat,
     context_mask_from_offsets,
     decode_predictions,
     pad_mask,
     pad_offsets,
-    top_spans,
 )
+
+from splinter.spans import Prediction, SpanCandidates, best_answers, best_predictions, top_spans
 
 
 def predictions_of(ids, c: SpanCandidates, offsets, contexts):
+    if not isinstance(offsets, torch.Tensor):
+        offsets = pad_offsets(offsets)
     return best_predictions(ids, c.scores, c.starts, c.ends, offsets, contexts)
+
+
+def answer_texts(predictions) -> dict[str, str]:
+    return {q: p.text for q, p in predictions.items()}
 
 
 NEG = float("-inf")
@@ -172,7 +175,7 @@ def test_full_band_is_exact_argmax(seed):
     length, max_len, n_best = start.shape[1], 5, 7
     ctx = context_mask_from_offsets(offsets, length)
     mc = pad_mask(maxctx, length)
-    band = top_spans(start, end, ctx, max_len, n_best, mc, restrict_to_top_k=False)
+    band = band_spans(start, end, ctx, max_len, n_best, mc)
     topk = top_spans(start, end, ctx, max_len, n_best, mc)
     for w in range(len(ids)):
         ref = ref_band_candidates(_rows(start[w]), _rows(end[w]), _rows(ctx[w]), max_len, _rows(mc[w]))
@@ -188,7 +191,7 @@ def test_band_equals_top_k_when_n_best_covers_window():
     ids, offsets, maxctx, contexts, start, end = make_batch(3, length=24)
     ctx = context_mask_from_offsets(offsets, 24)
     a = top_spans(start, end, ctx, 6, n_best=24)
-    b = top_spans(start, end, ctx, 6, n_best=24, restrict_to_top_k=False)
+    b = band_spans(start, end, ctx, 6, n_best=24)
     assert torch.equal(a.valid, b.valid)
     assert torch.equal(a.starts, b.starts) and torch.equal(a.ends, b.ends)
     assert torch.equal(a.scores, b.scores)
@@ -201,7 +204,7 @@ def test_top_k_rule_misses_what_band_finds():
     end = torch.tensor([[9.0, 5.0, 0.0, 8.0]])
     ctx = torch.tensor([[False, True, False, True]])
     topk = top_spans(start, end, ctx, max_answer_length=3, n_best=2)
-    band = top_spans(start, end, ctx, max_answer_length=3, n_best=2, restrict_to_top_k=False)
+    band = band_spans(start, end, ctx, max_answer_length=3, n_best=2)
     assert not topk.valid.any()
     assert band.valid[0].tolist() == [True, True]
     assert band.starts[0].tolist() == [3, 1] and band.ends[0].tolist() == [3, 3]
@@ -267,7 +270,7 @@ def test_tiny_windows_pad_to_n_best_and_concatenate():
     b = top_spans(torch.randn(1, 50), torch.randn(1, 50), torch.ones(1, 50, dtype=torch.bool), 10, n_best=20)
     assert a.scores.shape == (2, 20) and b.scores.shape == (1, 20)
     assert a.valid.sum(1).tolist() == [6, 6]  # 3 tokens: 6 pairs with end >= start
-    both = SpanCandidates.cat([a, b])
+    both = cat([a, b])
     assert len(both) == 3 and torch.equal(both.starts[2], b.starts[0])
 
 
@@ -342,8 +345,8 @@ def test_per_window_best_form_and_text_only_answers():
     scores = torch.tensor([5.0, NEG, 6.0, 2.0])
     starts = torch.tensor([1, -1, 2, 1])
     ends = torch.tensor([2, -1, 2, 3])
-    assert best_answers(ids, scores, starts, ends, offsets, CONTEXTS) == {"a": "delta", "b": "one two three"}
-    full = best_predictions(ids, scores, starts, ends, offsets, CONTEXTS)
+    assert best_answers(ids, scores, starts, ends, pad_offsets(offsets), CONTEXTS) == {"a": "delta", "b": "one two three"}
+    full = best_predictions(ids, scores, starts, ends, pad_offsets(offsets), CONTEXTS)
     assert full["b"] == Prediction("one two three", 2.0, 0, 13, 3)
 
 
@@ -405,9 +408,9 @@ def test_context_mask_helpers():
 def test_cuda_matches_cpu():
     ids, offsets, maxctx, contexts, start, end = make_batch(5)
     ctx = context_mask_from_offsets(offsets, start.shape[1])
-    for top_k_rule in (True, False):
-        cpu = top_spans(start, end, ctx, 4, 6, restrict_to_top_k=top_k_rule)
-        gpu = top_spans(start.cuda(), end.cuda(), ctx.cuda(), 4, 6, restrict_to_top_k=top_k_rule)
+    for search in (top_spans, band_spans):
+        cpu = search(start, end, ctx, 4, 6)
+        gpu = search(start.cuda(), end.cuda(), ctx.cuda(), 4, 6)
         assert gpu.scores.is_cuda
         assert torch.equal(cpu.valid, gpu.valid.cpu()) and torch.equal(cpu.starts, gpu.starts.cpu())
         a = predictions_of(ids, cpu, offsets, contexts)
@@ -426,7 +429,7 @@ def test_ties_keep_start_rank_then_end_rank_order(seed):
     end = torch.randint(-3, 3, (n, length), generator=gen).float()
     ctx = torch.rand(n, length, generator=gen) > 0.2
     for restrict in (True, False):
-        c = top_spans(start, end, ctx, max_answer_length=max_len, n_best=n_best, restrict_to_top_k=restrict)
+        c = (top_spans if restrict else band_spans)(start, end, ctx, max_len, n_best)
         for w in range(n):
             if restrict:
                 s_idx = start[w].topk(n_best).indices.tolist()
@@ -441,23 +444,23 @@ def test_ties_keep_start_rank_then_end_rank_order(seed):
             assert got == expected
 
 
-def test_dataset_columns_are_read_from_arrow_like_lists():
-    """windows["offsets"] / ["max_context"] / ["example_id"] are lazy datasets columns: the helpers read
-    them straight from Arrow (also after select()), with the same result as Python lists."""
+def test_evaluation_set_reads_dataset_columns_like_lists():
+    """EvaluationSet reads windows' offsets / max_context / example_id from Arrow (also after select()),
+    with the same tensors and answers as plain lists."""
     from datasets import Dataset
+
+    from splinter.data.evaluation_set import EvaluationSet
 
     offsets = [[[-1, -1], [0, 3], [4, 9]], [[-1, -1], [-1, -1], [2, 5], [6, 8], [-1, -1]], [[-1, -1]]]
     max_context = [[0, 1, 1], [0, 0, 1, 0, 0], [0]]
     windows = Dataset.from_dict({"offsets": offsets, "max_context": max_context, "example_id": ["a", "b", "a"]})
-    for view, rows in ((windows, [0, 1, 2]), (windows.select([2, 0]), [2, 0])):
-        expected_offsets = [offsets[i] for i in rows]
-        for length in (None, 6):
-            assert torch.equal(pad_offsets(view["offsets"], length), pad_offsets(expected_offsets, length))
-            assert torch.equal(pad_mask(view["max_context"], length), pad_mask([max_context[i] for i in rows], length))
-        with pytest.raises(ValueError, match="more than the padded length"):
-            pad_offsets(view["offsets"], 2)
     contexts = {"a": "abc defghi", "b": "xxyyyyzzz"}
+    for view, rows in ((windows, [0, 1, 2]), (windows.select([2, 0]), [2, 0])):
+        got = EvaluationSet.from_windows(view, contexts)
+        assert torch.equal(got.offsets, pad_offsets([offsets[i] for i in rows]))
+        assert torch.equal(got.max_context_masks, pad_mask([max_context[i] for i in rows]))
+        assert got.example_ids == [["a", "b", "a"][i] for i in rows]
+    got = EvaluationSet.from_windows(windows, contexts)
     scores, starts, ends = torch.tensor([1.0, 2.0, 0.5]), torch.tensor([1, 2, 0]), torch.tensor([2, 3, 0])
-    from_columns = best_answers(windows["example_id"], scores, starts, ends, windows["offsets"], contexts)
-    from_lists = best_answers(["a", "b", "a"], scores, starts, ends, offsets, contexts)
-    assert from_columns == from_lists == {"a": "abc defgh", "b": "yyyyzz"}
+    from_columns = best_answers(got.example_ids, scores, starts, ends, got.offsets, contexts)
+    assert from_columns == {"a": "abc defgh", "b": "yyyyzz"}

@@ -12,6 +12,7 @@ import torch
 from datasets import Dataset, load_from_disk
 
 from splinter.data import windows as windows_module
+from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.windows import WindowSettings, build_windows, max_context_flags, window_spans
 from splinter.errors import ConfigError, DataError
 from splinter.spans import best_answers
@@ -282,8 +283,9 @@ def test_an_answer_ending_in_a_combining_mark_decodes_to_itself(tok, context, an
     evaluation = build_windows(examples, tok, WindowSettings(), training=False)
     starts, ends = torch.tensor(train["start_position"]), torch.tensor(train["end_position"])
     assert starts.tolist() != [0]  # the answer is labelled
-    predicted = best_answers(evaluation["example_id"], torch.zeros(len(starts)), starts, ends,
-                             evaluation["offsets"], {"q0": context})
+    windows = EvaluationSet.from_windows(evaluation, {"q0": context})
+    predicted = best_answers(windows.example_ids, torch.zeros(len(starts)), starts, ends, windows.offsets,
+                             {"q0": context})
     assert predicted == {"q0": answer}
 
 

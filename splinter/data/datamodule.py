@@ -12,7 +12,8 @@ fixed, reproducible slice for CPU runs).
 
 Windows. Training windows carry start/end labels; evaluation windows carry `example_id`, `offsets`,
 `max_context` and a `window_index` column (its row number). Evaluation batches contain only the model
-inputs plus `window_index`; the evaluation module looks offsets up in `eval_windows` by that index.
+inputs plus `window_index`; `evaluation_set` (`splinter.data.evaluation_set.EvaluationSet`) holds the
+windows' offsets and masks as tensors, indexed by that column, with the questions' contexts and references.
 
 Order. The training loader shuffles with `EpochShuffleSampler` (order = f(shuffle_seed, epoch), and a
 run resumed mid-epoch skips the batches it already saw); `shuffle_seed`
@@ -22,7 +23,7 @@ Evaluation loaders (val/test/predict) never shuffle.
 
 Distributed. Under DDP Lightning replaces these samplers with a `DistributedSampler` (or wraps the
 length-grouped one). For evaluation that sampler pads the last rank's share by repeating windows, so
-the evaluation module must de-duplicate gathered results by `window_index` before decoding.
+the span metric de-duplicates gathered results by `window_index` before decoding.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
 from splinter.data.batches import EpochShuffleSampler
+from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.examples import DataSummary
 from splinter.data.manifest import check_installed
 from splinter.data.readers import file_sha256, looks_like_path, read_examples
@@ -122,6 +124,7 @@ class QADataModule(pl.LightningDataModule):
         self.train_windows: Dataset | None = None
         self._eval_examples: Dataset | None = None
         self._eval_windows: Dataset | None = None
+        self._evaluation_set: EvaluationSet | None = None
         self._train_path: Path | None = None
         self._eval_path: Path | str | None = None
 
@@ -292,6 +295,13 @@ class QADataModule(pl.LightningDataModule):
     def eval_windows(self) -> Dataset:
         self._setup_eval()
         return self._eval_windows
+
+    @property
+    def evaluation_set(self) -> EvaluationSet:
+        """The evaluation windows' offsets and masks as tensors, with contexts and references (built once)."""
+        if self._evaluation_set is None:
+            self._evaluation_set = EvaluationSet.from_windows(self.eval_windows, self.contexts(), self.references())
+        return self._evaluation_set
 
     def references(self) -> dict[str, list[str]]:
         """Question id → gold answers (EM/F1 references) of the evaluation questions."""

@@ -94,13 +94,13 @@ def run(cfg: DictConfig) -> dict:
     if cfg.predictions:
         datamodule.setup("test", windows=False)  # references only: no windows, no model
         predictions = _read_predictions(Path(cfg.predictions))
-        metrics = squad_scores(predictions, datamodule.references())
-        metrics["num_questions"] = len(datamodule.references())
+        metrics = {**squad_scores(predictions, datamodule.references()),
+                   "num_questions": len(datamodule.references())}
         source = {"predictions": str(cfg.predictions), "predictions_sha256": file_sha256(cfg.predictions)}
     else:
-        module.output_dir = output_dir
         trainer = instantiate_node(cfg.trainer, logger=False, callbacks=[], max_steps=-1)
-        metrics = evaluate(trainer, module, datamodule)
+        predictions, metrics = evaluate(trainer, module, datamodule)
+        write_json(output_dir / "predictions.json", predictions, indent=1)
         source = {"checkpoint": checkpoint}
 
     results = {
@@ -111,6 +111,7 @@ def run(cfg: DictConfig) -> dict:
         "exact_match": metrics["exact_match"],
         "f1": metrics["f1"],
         "num_questions": metrics["num_questions"],
+        **({"num_windows": metrics["num_windows"]} if "num_windows" in metrics else {}),
         "eval_file": str(datamodule.eval_path),
         "wall_seconds": round(time.perf_counter() - started, 2),
         **provenance(),

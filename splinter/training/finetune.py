@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from omegaconf import DictConfig
 
 from splinter.config_checks import check_config, check_required
 from splinter.tokenizer import check_fits_model, load_tokenizer
+from splinter.training.qa_module import EVALUATION_RESULT
 from splinter.training.run_dir import resume_point
 from splinter.training.runs import (
     build_logger,
@@ -38,17 +38,17 @@ def build_module(cfg: DictConfig):
     )
 
 
-def evaluate(trainer: pl.Trainer, module, datamodule) -> dict:
-    """Score `module` on the datamodule's evaluation set; also writes predictions.json (rank 0)."""
+def evaluate(trainer: pl.Trainer, module, datamodule) -> tuple[dict[str, str], dict]:
+    """Score `module` on the datamodule's evaluation set: (question id → answer text, metrics)."""
+    datamodule.setup("test")
+    module.evaluate_on(datamodule.evaluation_set)
+    started = time.perf_counter()
     trainer.test(module, datamodule=datamodule, verbose=False)
-    return _read_eval_metrics(module)
-
-
-def _read_eval_metrics(module) -> dict:
-    # Under ddp_spawn the evaluation ran in child processes; rank 0 left its metrics on disk.
-    if module.eval_metrics:
-        return module.eval_metrics
-    return json.loads((Path(module.output_dir) / "eval_metrics.json").read_text())
+    # Rank 0's SpanMetric result; under ddp_spawn Lightning sent it back with the callback metrics.
+    metrics = dict(trainer.callback_metrics[EVALUATION_RESULT])
+    predictions = metrics.pop("predictions")
+    metrics["eval_seconds"] = time.perf_counter() - started
+    return predictions, metrics
 
 
 def summary_lines(results: dict, output_dir: Path) -> str:
@@ -82,7 +82,6 @@ def run(cfg: DictConfig) -> dict:
     if resume is not None:
         resume.check_matches(module)
     check_fits_model(tokenizer, module.model.config.vocab_size)
-    module.output_dir = output_dir
     module.tokenizer = tokenizer
 
     logger = build_logger(cfg)
@@ -92,12 +91,12 @@ def run(cfg: DictConfig) -> dict:
         trainer = build_trainer(cfg, max_steps=max_steps, callbacks=callbacks, logger=logger)
         datamodule.process_batch_size(trainer.world_size)  # the global batch must split evenly
         if cfg.task.evaluate_before:
-            before = evaluate(trainer, module, datamodule)
+            _, before = evaluate(trainer, module, datamodule)
             results.update(f1_before=before["f1"], exact_match_before=before["exact_match"])
         train_started = time.perf_counter()
         trainer.fit(module, datamodule=datamodule, ckpt_path=None if resume is None else resume.path)
         train_seconds = time.perf_counter() - train_started
-        metrics = evaluate(trainer, module, datamodule)
+        predictions, metrics = evaluate(trainer, module, datamodule)
     finally:
         finish_logger(logger)
 
@@ -116,6 +115,7 @@ def run(cfg: DictConfig) -> dict:
             "f1": metrics["f1"],
             **results,
             "num_questions": metrics["num_questions"],
+            "num_windows": metrics["num_windows"],
             "train_file": str(datamodule.train_path),
             "train_file_sha256": data["train_sha256"],
             "eval_file": str(datamodule.eval_path),
@@ -126,6 +126,7 @@ def run(cfg: DictConfig) -> dict:
             **provenance(),
             "data": data,
         }
+        write_json(output_dir / "predictions.json", predictions, indent=1)
         write_json(output_dir / "results.json", results)
         print(summary_lines(results, output_dir), flush=True)
     return results
