@@ -80,11 +80,12 @@ def read_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], Path]:
 
 
 def canonical_state_dict(
-    state: Mapping[str, torch.Tensor], from_bert: bool, encoder_prefix: str
+    state: Mapping[str, torch.Tensor], from_bert: bool, encoder_prefix: str, kept_bert_prefixes: tuple[str, ...] = ()
 ) -> dict[str, torch.Tensor]:
-    """Rename checkpoint keys into a model's keys: its encoder lives under `encoder_prefix`."""
+    """Rename checkpoint keys into a model's keys: its encoder lives under `encoder_prefix`; BERT head
+    keys under `kept_bert_prefixes` are kept (the model has that head), the others dropped."""
     if from_bert:
-        state = bert_state_dict_to_splinter(state)
+        state = bert_state_dict_to_splinter(state, keep=kept_bert_prefixes)
     renamed = {}
     for key, tensor in state.items():
         if key.endswith(_BUFFER_SUFFIXES):
@@ -110,6 +111,10 @@ class CheckpointMixin(nn.Module):
     encoder_prefix: ClassVar[str] = ""
     # Attribute name of the span-selection head, for models that have one.
     head_name: str | None = None
+    # Keys that share their tensor with another one (a tied decoder): not saved, never missing.
+    tied_keys: ClassVar[tuple[str, ...]] = ()
+    # BERT pretraining-head keys (normally dropped on conversion) that this model loads.
+    kept_bert_prefixes: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_pretrained(
@@ -136,7 +141,7 @@ class CheckpointMixin(nn.Module):
         if fresh_head and model.head_name is None:
             raise ValueError(f"fresh_head=True needs a model with a head, not {cls.__name__}")
         state, weights_path = read_state_dict(directory)
-        state = canonical_state_dict(state, from_bert, cls.encoder_prefix)
+        state = canonical_state_dict(state, from_bert, cls.encoder_prefix, cls.kept_bert_prefixes)
         info = model._load_weights(state, weights_path, fresh_head)
         _log_loading_info(info, cls.__name__, name)
         if from_bert:
@@ -179,6 +184,7 @@ class CheckpointMixin(nn.Module):
         tensors = {
             key: tensor.detach().to("cpu", copy=True).contiguous()
             for key, tensor in self.state_dict().items()
+            if key not in self.tied_keys
         }
         save_file(tensors, directory / SAFETENSORS_NAME, metadata={"format": "pt"})
         if tokenizer is not None:

@@ -1,10 +1,12 @@
-"""PretrainDataModule: text files → passages → recurring-span rows → padded batches.
+"""PretrainDataModule: text files → passages → masked rows (recurring spans or MLM) → padded batches.
 
-The two preprocessing steps (`corpus.load_passages`, `recurring_spans.mask_passages`) run through
+`objective` picks the per-passage masking (`objectives.py`: "rss", `recurring_spans.mask_passages`, or
+"mlm", `masked_lm.mask_passages_mlm`); everything else is the same for both. The two preprocessing
+steps (`corpus.load_passages`, then the objective's masking) run through
 `datasets.map` with `num_proc` workers and are cached by `datasets` (keyed on the files' size and
 modification time and on every option), so a second run, or `setup()` after `prepare_data()`, reads
-the cache. Passages without any question are dropped by default (`drop_empty`): they carry no
-training signal (the original kept them with all question weights 0).
+the cache. Passages without any question (MLM: without any masked piece) are dropped by default
+(`drop_empty`): they carry no training signal (the original kept them with all question weights 0).
 
 Streaming (`streaming=True`): nothing is cached; data-loader workers split the stream by file
 (a single file feeds one worker); the masking seed of a passage is (seed, its index in the stream a
@@ -15,7 +17,8 @@ cover the first `statistics_rows` passages; the trainer needs `max_steps`.
 Batches (`collate`): `input_ids`, `attention_mask`, `token_type_ids` (all 0: one segment) [B, L] padded
 to the longest row (optionally a multiple of `pad_to_multiple_of`); `question_positions`,
 `start_positions`, `end_positions` [B, Q] padded with 0 to the row with most questions (Q ≥ 1);
-position 0 is `[CLS]`, never a question, and the model's loss ignores label 0.
+position 0 is `[CLS]`, never a question, and the model's loss ignores label 0. MLM batches have
+`masked_positions` (padded with 0) and `masked_labels` (padded with -100, ignored) [B, P] instead.
 """
 
 from __future__ import annotations
@@ -29,34 +32,37 @@ from torch.utils.data import DataLoader
 
 from splinter.errors import ConfigError
 from splinter.pretraining.corpus import load_passages, resolve_sources
-from splinter.pretraining.recurring_spans import (
-    CLUSTER_ORDERS,
-    format_statistics,
-    mask_passages,
-    save_statistics,
-    span_statistics,
-)
+from splinter.pretraining.objectives import get_objective
+from splinter.pretraining.recurring_spans import CLUSTER_ORDERS, save_statistics
 
 log = logging.getLogger(__name__)
 
 QUESTION_COLUMNS = ("question_positions", "start_positions", "end_positions")
 
 
-def collate(rows: Sequence[dict], pad_id: int = 0, pad_to_multiple_of: int | None = None) -> dict:
-    """Pad a list of pretraining rows into a batch of tensors (see the module docstring)."""
+def collate(
+    rows: Sequence[dict],
+    pad_id: int = 0,
+    pad_to_multiple_of: int | None = None,
+    label_padding: dict[str, int] | None = None,
+) -> dict:
+    """Pad a list of pretraining rows into a batch of tensors (see the module docstring).
+    `label_padding`: the objective's label columns and their pad values (default: recurring spans')."""
+    if label_padding is None:
+        label_padding = dict.fromkeys(QUESTION_COLUMNS, 0)
     length = max(len(r["input_ids"]) for r in rows)
     if pad_to_multiple_of:
         length = -(-length // pad_to_multiple_of) * pad_to_multiple_of
-    questions = max(1, max(len(r["question_positions"]) for r in rows))
+    labelled = max(1, max(len(r[next(iter(label_padding))]) for r in rows))
     batch_size = len(rows)
     input_ids = torch.full((batch_size, length), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((batch_size, length), dtype=torch.long)
-    out = {name: torch.zeros((batch_size, questions), dtype=torch.long) for name in QUESTION_COLUMNS}
+    out = {name: torch.full((batch_size, labelled), pad, dtype=torch.long) for name, pad in label_padding.items()}
     for i, row in enumerate(rows):
         ids = torch.as_tensor(row["input_ids"], dtype=torch.long)
         input_ids[i, : len(ids)] = ids
         attention_mask[i, : len(ids)] = 1
-        for name in QUESTION_COLUMNS:
+        for name in label_padding:
             values = row[name]
             if len(values):
                 out[name][i, : len(values)] = torch.as_tensor(values, dtype=torch.long)
@@ -71,15 +77,11 @@ def collate(rows: Sequence[dict], pad_id: int = 0, pad_to_multiple_of: int | Non
 class PretrainCollator:
     """Picklable collate function for data-loader workers."""
 
-    def __init__(self, pad_id: int = 0, pad_to_multiple_of: int | None = None):
-        self.pad_id, self.pad_to_multiple_of = pad_id, pad_to_multiple_of
+    def __init__(self, pad_id: int = 0, pad_to_multiple_of: int | None = None, label_padding=None):
+        self.pad_id, self.pad_to_multiple_of, self.label_padding = pad_id, pad_to_multiple_of, label_padding
 
     def __call__(self, rows):
-        return collate(rows, self.pad_id, self.pad_to_multiple_of)
-
-
-def _has_questions(row: dict) -> bool:
-    return len(row["question_positions"]) > 0
+        return collate(rows, self.pad_id, self.pad_to_multiple_of, self.label_padding)
 
 
 def _has_questions_batch(question_positions: list) -> list[bool]:
@@ -112,11 +114,14 @@ class PretrainDataModule(pl.LightningDataModule):
         statistics_path: str | None = None,
         statistics_rows: int = 10_000,
         debug: bool = False,
+        objective: str = "rss",
     ):
         """`tokenizer`: a `tokenizers.Tokenizer`, or a name for `splinter.tokenizer.load_tokenizer`
         (`"minilm"`, a checkpoint directory, a hub id). `files`: see `splinter.pretraining.corpus`.
-        `statistics_rows`: how many rows of a streaming dataset the statistics look at."""
+        `statistics_rows`: how many rows of a streaming dataset the statistics look at.
+        `objective`: "rss" or "mlm" (`splinter.pretraining.objectives`): the per-passage masking."""
         super().__init__()
+        self.objective = get_objective(objective)
         if cluster_order not in CLUSTER_ORDERS:
             raise ConfigError("data.cluster_order", f"unknown value {cluster_order!r}", CLUSTER_ORDERS)
         if isinstance(files, str):
@@ -156,18 +161,7 @@ class PretrainDataModule(pl.LightningDataModule):
             cache_dir=self.cache_dir,
             text_field=self.text_field,
         )
-        rows = mask_passages(
-            passages,
-            self.tokenizer,
-            seed=self.seed,
-            max_questions=self.max_questions,
-            mask_ratio=self.mask_ratio,
-            max_span_length=self.max_span_length,
-            cluster_order=self.cluster_order,
-            num_proc=self.num_proc,
-            debug=self.debug,
-        )
-        return rows
+        return self.objective.mask(passages, self)
 
     def prepare_data(self):
         if not self.streaming:
@@ -178,9 +172,9 @@ class PretrainDataModule(pl.LightningDataModule):
             return
         rows = self.build_dataset()
         stats_source = rows if not self.streaming else rows.take(self.statistics_rows)
-        self.statistics = span_statistics(stats_source)
+        self.statistics = self.objective.statistics(stats_source, self)
         if self.trainer is None or self.trainer.is_global_zero:
-            message = format_statistics(self.statistics)
+            message = self.objective.format_statistics(self.statistics)
             if log.isEnabledFor(logging.INFO):  # train.py: into the run's log
                 log.info(message)
             else:
@@ -189,11 +183,11 @@ class PretrainDataModule(pl.LightningDataModule):
                 self.save_statistics(self.statistics_path)
         if self.drop_empty:
             if self.streaming:
-                rows = rows.filter(_has_questions)
+                rows = rows.filter(_has_questions_batch, input_columns=self.objective.labelled_column, batched=True)
             else:
                 rows = rows.filter(
                     _has_questions_batch,
-                    input_columns="question_positions",
+                    input_columns=self.objective.labelled_column,
                     batched=True,
                     num_proc=self.num_proc,
                     desc="Dropping passages without questions",
@@ -219,7 +213,7 @@ class PretrainDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.dataset is None:
             self.setup("fit")
-        collator = PretrainCollator(self.pad_id, self.pad_to_multiple_of)
+        collator = PretrainCollator(self.pad_id, self.pad_to_multiple_of, self.objective.label_padding)
         common = dict(
             batch_size=self.batch_size,
             collate_fn=collator,
