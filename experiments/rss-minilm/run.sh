@@ -84,3 +84,4 @@ done
 
 $PY -m splinter.report "$OUT/finetune" --out "$OUT/table"
 $PY experiments/rss-minilm/paired.py "$OUT/finetune" --a minilm+rss --b minilm+mlm --out "$OUT/table/paired.md"
+$PY experiments/rss-minilm/collect_runs.py "$OUT" "$OUT/table/runs"
