@@ -143,6 +143,8 @@ def test_datamodule_mlm_rows_statistics_and_streaming(tokenizer, tmp_path):
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats == dm.statistics and stats["passages"] == len(dm.dataset) > 0
     assert stats["masked_fraction"] == pytest.approx(0.15 * (1 - 2 / stats["passage_length_mean"]), abs=0.01)
+    assert stats["shown_as_mask"] == pytest.approx(0.8, abs=0.05)
+    assert stats["shown_as_mask"] + stats["shown_as_original"] + stats["shown_as_random"] == pytest.approx(1.0)
     mask_id = tokenizer.token_to_id("[MASK]")
     masked = 0
     batches = list(dm.train_dataloader())

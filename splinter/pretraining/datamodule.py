@@ -53,7 +53,8 @@ def collate(
     length = max(len(r["input_ids"]) for r in rows)
     if pad_to_multiple_of:
         length = -(-length // pad_to_multiple_of) * pad_to_multiple_of
-    labelled = max(1, max(len(r[next(iter(label_padding))]) for r in rows))
+    first = next(iter(label_padding))  # the label columns of a row all have its number of targets
+    labelled = max(1, max(len(r[first]) for r in rows))
     batch_size = len(rows)
     input_ids = torch.full((batch_size, length), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((batch_size, length), dtype=torch.long)

@@ -142,22 +142,55 @@ def mask_passages_mlm(
     return passages.map(masker, num_proc=num_proc, desc="Masking wordpieces", **kwargs)
 
 
-def masked_lm_statistics(dataset, max_rows: int | None = None, mask_id: int | None = None) -> dict:
-    """Passages, masked pieces (per passage), passage length, and, given `mask_id`, the share of
-    masked pieces shown as [MASK], as the original piece, and as another piece."""
-    passages = masked = length = shown_mask = shown_original = 0
+def _chunks(dataset, max_rows: int | None):
+    """(input_ids, masked_positions, masked_labels) as flat numpy arrays plus per-row lengths and
+    mask counts, in chunks: through Arrow for a `Dataset`, row by row for any other iterable."""
+    import datasets
+
+    if isinstance(dataset, datasets.Dataset):
+        import pyarrow.compute as pc
+
+        table = dataset.with_format("arrow")
+        stop = len(dataset) if max_rows is None else min(max_rows, len(dataset))
+        for begin in range(0, stop, 10_000):
+            part = table[begin : min(stop, begin + 10_000)]
+            yield (
+                pc.list_flatten(part["input_ids"]).to_numpy(),
+                pc.list_flatten(part["masked_positions"]).to_numpy(),
+                pc.list_flatten(part["masked_labels"]).to_numpy(),
+                pc.list_value_length(part["input_ids"]).to_numpy(),
+                pc.list_value_length(part["masked_positions"]).to_numpy(),
+            )
+        return
+    rows = []
     for i, row in enumerate(dataset):
         if max_rows is not None and i >= max_rows:
             break
-        ids = np.asarray(row["input_ids"])
-        positions = np.asarray(row["masked_positions"], dtype=np.int64)
-        passages += 1
-        masked += len(positions)
-        length += len(ids)
-        if len(positions):
-            shown = ids[positions]
-            shown_mask += int((shown == mask_id).sum()) if mask_id is not None else 0
-            shown_original += int((shown == np.asarray(row["masked_labels"])).sum())
+        rows.append(row)
+    if rows:
+        yield (
+            np.concatenate([np.asarray(r["input_ids"], dtype=np.int64) for r in rows]),
+            np.concatenate([np.asarray(r["masked_positions"], dtype=np.int64) for r in rows]),
+            np.concatenate([np.asarray(r["masked_labels"], dtype=np.int64) for r in rows]),
+            np.array([len(r["input_ids"]) for r in rows]),
+            np.array([len(r["masked_positions"]) for r in rows]),
+        )
+
+
+def masked_lm_statistics(dataset, max_rows: int | None = None, mask_id: int | None = None) -> dict:
+    """Passages, masked pieces (per passage, share of all pieces), passage length, and, given
+    `mask_id`, the share of masked pieces shown as [MASK], as the original piece, and as another one.
+    Works on a `Dataset` (all rows, via Arrow) or any iterable of rows (the first `max_rows`)."""
+    passages = masked = length = shown_mask = shown_original = 0
+    for ids, positions, labels, lengths, counts in _chunks(dataset, max_rows):
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        shown = ids[np.repeat(starts, counts) + positions.astype(np.int64)]
+        passages += len(lengths)
+        masked += int(counts.sum())
+        length += int(lengths.sum())
+        shown_original += int((shown == labels).sum())
+        if mask_id is not None:
+            shown_mask += int((shown == mask_id).sum())
     stats = {
         "passages": passages,
         "masked_tokens": masked,
