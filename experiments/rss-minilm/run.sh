@@ -16,7 +16,9 @@
 #    both pretraining runs share the corpus, passages (≤ 256 tokens), batch 16, lr 1e-4 with 10 %
 #    warm-up and linear decay, and data seed;
 # 3. python -m splinter.report → OUT/table/ (results.md, results.csv, learning_curve.png), and the
-#    paired per-seed difference RSS − MLM → OUT/table/paired.md (experiments/rss-minilm/paired.py).
+#    paired per-seed differences RSS − MLM → OUT/table/paired.md and MLM − plain MiniLM →
+#    OUT/table/paired-mlm-minus-minilm.md (experiments/rss-minilm/paired.py); the per-run records →
+#    OUT/table/runs/ (experiments/rss-minilm/collect_runs.py).
 #
 # The arms run side by side, one thread each (on a small CPU, single-threaded runs in parallel use the
 # cores better than multi-threaded runs one after the other, and never fight over OpenMP threads).
@@ -84,4 +86,5 @@ done
 
 $PY -m splinter.report "$OUT/finetune" --out "$OUT/table"
 $PY experiments/rss-minilm/paired.py "$OUT/finetune" --a minilm+rss --b minilm+mlm --out "$OUT/table/paired.md"
+$PY experiments/rss-minilm/paired.py "$OUT/finetune" --a minilm+mlm --b minilm --out "$OUT/table/paired-mlm-minus-minilm.md"
 $PY experiments/rss-minilm/collect_runs.py "$OUT" "$OUT/table/runs"
