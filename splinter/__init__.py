@@ -15,6 +15,7 @@ _PUBLIC = {
     "SplinterModel": "splinter.model.encoder",
     "SplinterForQuestionAnswering": "splinter.model.qa",
     "SplinterForPreTraining": "splinter.model.qa",
+    "SplinterForMaskedLM": "splinter.model.masked_lm",
     "load_tokenizer": "splinter.tokenizer",
     "QuestionAnswerer": "splinter.inference",
 }

@@ -417,3 +417,101 @@ def test_cpu_attention_dropout_rate_and_scaling():
     dropped = (out == 0).float().mean().item()
     assert abs(dropped - p) < 0.02
     torch.testing.assert_close(out[out != 0], torch.full_like(out[out != 0], 1 / n / (1 - p)))
+
+
+# ---- the masked-LM head (the control of the recurring-span experiment) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def hf_mlm_dir(tmp_path_factory) -> str:
+    """A tiny transformers BertForMaskedLM (keys bert.* and cls.predictions.*) with every weight,
+    the MLM bias included, moved off its initial value."""
+    torch.manual_seed(0)
+    model = perturbed(transformers.BertForMaskedLM(transformers.BertConfig(**TINY)))
+    directory = tmp_path_factory.mktemp("hf_bert_mlm")
+    model.save_pretrained(directory)
+    return str(directory)
+
+
+@pytest.mark.parametrize("with_mask", [True, False])
+def test_masked_lm_logits_and_loss_match_transformers(hf_mlm_dir, batch, with_mask):
+    from splinter import SplinterForMaskedLM
+
+    theirs = transformers.BertForMaskedLM.from_pretrained(hf_mlm_dir).eval()
+    ours, info = SplinterForMaskedLM.from_pretrained(hf_mlm_dir, output_loading_info=True)
+    assert info == {"missing_keys": [], "unexpected_keys": [], "reinitialized_keys": []}
+    inputs = dict(batch) if with_mask else {"input_ids": batch["input_ids"]}
+    labels = torch.full_like(batch["input_ids"], -100)
+    labels[0, [1, 4]] = torch.tensor([7, 50])
+    labels[1, 2] = 99
+    labels[2, 0] = 3
+    with torch.no_grad():
+        expected = theirs(**inputs, labels=labels)
+        actual = ours(**inputs, labels=labels)
+    assert actual.logits.shape == (3, 12, TINY["vocab_size"])
+    assert_close(actual.logits, expected.logits)
+    assert_close(actual.loss, expected.loss)
+
+
+def test_masked_lm_positions_give_the_same_logits_and_loss(hf_mlm_dir, batch):
+    """The pretraining path (logits at the masked positions only, padding skipped) equals the full one."""
+    from splinter import SplinterForMaskedLM
+
+    model = SplinterForMaskedLM.from_pretrained(hf_mlm_dir)
+    positions = torch.tensor([[1, 4], [2, 0], [0, 3]])
+    labels = torch.tensor([[7, 50], [99, -100], [3, 11]])
+    full_labels = torch.full_like(batch["input_ids"], -100)
+    for row in range(3):
+        for position, label in zip(positions[row].tolist(), labels[row].tolist(), strict=True):
+            if label >= 0:
+                full_labels[row, position] = label
+    with torch.no_grad():
+        full = model(**batch, labels=full_labels)
+        gathered = model(**batch, masked_positions=positions, labels=labels)
+    assert gathered.logits.shape == (3, 2, TINY["vocab_size"])
+    assert_close(gathered.logits, full.logits[torch.arange(3)[:, None], positions])
+    assert_close(gathered.loss, full.loss)
+
+
+def test_masked_lm_decoder_is_tied_fresh_where_missing_and_not_saved(tmp_path, batch):
+    from safetensors.torch import load_file
+
+    from splinter import SplinterForMaskedLM
+
+    model = perturbed(SplinterForMaskedLM(SplinterConfig(**TINY)))
+    assert model.cls.predictions.decoder.weight is model.splinter.embeddings.word_embeddings.weight
+    model.save_pretrained(tmp_path)
+    saved = load_file(tmp_path / "model.safetensors")
+    assert "cls.predictions.decoder.weight" not in saved and "cls.predictions.bias" in saved
+    again, info = SplinterForMaskedLM.from_pretrained(tmp_path, output_loading_info=True)
+    assert info == {"missing_keys": [], "unexpected_keys": [], "reinitialized_keys": []}
+    assert again.cls.predictions.decoder.weight is again.splinter.embeddings.word_embeddings.weight
+    with torch.no_grad():
+        assert_close(again(**batch).logits, model(**batch).logits)
+    # an encoder-only checkpoint (the QA model's) gives a fresh MLM head: zero bias, tied decoder
+    SplinterModel(SplinterConfig(**TINY)).save_pretrained(tmp_path / "encoder")
+    fresh, info = SplinterForMaskedLM.from_pretrained(tmp_path / "encoder", output_loading_info=True)
+    assert info["missing_keys"] == [
+        "cls.predictions.bias", "cls.predictions.transform.LayerNorm.bias",
+        "cls.predictions.transform.LayerNorm.weight", "cls.predictions.transform.dense.bias",
+        "cls.predictions.transform.dense.weight",
+    ]
+    assert fresh.cls.predictions.bias.abs().sum() == 0
+
+
+def test_masked_lm_checkpoint_fine_tunes_with_a_fresh_qass_head(tmp_path, batch):
+    from splinter import SplinterForMaskedLM
+
+    model = perturbed(SplinterForMaskedLM(SplinterConfig(**TINY)))
+    model.save_pretrained(tmp_path)
+    qa, info = SplinterForQuestionAnswering.from_pretrained(tmp_path, output_loading_info=True)
+    assert info["missing_keys"] and all(key.startswith("splinter_qass.") for key in info["missing_keys"])
+    assert info["unexpected_keys"] == [
+        "cls.predictions.bias", "cls.predictions.transform.LayerNorm.bias",
+        "cls.predictions.transform.LayerNorm.weight", "cls.predictions.transform.dense.bias",
+        "cls.predictions.transform.dense.weight",
+    ]
+    encoder = {k: v for k, v in model.state_dict().items() if k.startswith("splinter.")}
+    loaded = qa.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in encoder.items())
+    assert qa.splinter_qass.start_classifier.weight.abs().sum() == 0  # fresh: uniform span scores

@@ -47,15 +47,18 @@ def bert_config_to_splinter(values: Mapping[str, Any], path: str | Path) -> dict
     return converted
 
 
-def bert_state_dict_to_splinter(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename `bert.*` and bare `embeddings.*`/`encoder.*` keys to `splinter.*`; drop pooler/MLM heads.
+def bert_state_dict_to_splinter(
+    state: Mapping[str, torch.Tensor], keep: tuple[str, ...] = ()
+) -> dict[str, torch.Tensor]:
+    """Rename `bert.*` and bare `embeddings.*`/`encoder.*` keys to `splinter.*`; drop pooler/MLM heads
+    (except keys under the prefixes `keep`: `SplinterForMaskedLM` loads `cls.predictions.*`).
 
     Other keys (e.g. a BertForQuestionAnswering `qa_outputs.*`, which matches our linear head) pass
     through unchanged, so the loader can load or report them.
     """
     converted = {}
     for key, tensor in state.items():
-        if key.startswith(_DROPPED_PREFIXES):
+        if key.startswith(_DROPPED_PREFIXES) and not key.startswith(keep):
             continue
         if key.startswith("bert."):
             key = "splinter." + key.removeprefix("bert.")

@@ -92,13 +92,14 @@ def read_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], Path]:
 
 
 def canonical_state_dict(
-    state: Mapping[str, torch.Tensor], from_bert: bool, encoder_prefix: str
+    state: Mapping[str, torch.Tensor], from_bert: bool, encoder_prefix: str, kept_bert_prefixes: tuple[str, ...] = ()
 ) -> dict[str, torch.Tensor]:
-    """Rename checkpoint keys into a model's keys: its encoder lives under `encoder_prefix`.
+    """Rename checkpoint keys into a model's keys: its encoder lives under `encoder_prefix`; BERT head
+    keys under `kept_bert_prefixes` are kept (the model has that head), the others dropped.
 
     RoBERTa checkpoints are renamed by `roberta_state_dict_to_splinter` before they get here."""
     if from_bert:
-        state = bert_state_dict_to_splinter(state)
+        state = bert_state_dict_to_splinter(state, keep=kept_bert_prefixes)
     renamed = {}
     for key, tensor in state.items():
         if key.endswith(_BUFFER_SUFFIXES):
@@ -124,6 +125,10 @@ class CheckpointMixin(nn.Module):
     encoder_prefix: ClassVar[str] = ""
     # Attribute name of the span-selection head, for models that have one.
     head_name: str | None = None
+    # Keys that share their tensor with another one (a tied decoder): not saved, never missing.
+    tied_keys: ClassVar[tuple[str, ...]] = ()
+    # BERT pretraining-head keys (normally dropped on conversion) that this model loads.
+    kept_bert_prefixes: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_pretrained(
@@ -154,7 +159,7 @@ class CheckpointMixin(nn.Module):
         if source == "roberta":
             vocab_size = model.config.vocab_size
             state = roberta_state_dict_to_splinter(state, vocab_size, mask_token_id(directory, vocab_size - 1))
-        state = canonical_state_dict(state, from_bert, cls.encoder_prefix)
+        state = canonical_state_dict(state, from_bert, cls.encoder_prefix, cls.kept_bert_prefixes)
         info = model._load_weights(state, weights_path, fresh_head)
         _log_loading_info(info, cls.__name__, name)
         if from_bert:
@@ -197,6 +202,7 @@ class CheckpointMixin(nn.Module):
         tensors = {
             key: tensor.detach().to("cpu", copy=True).contiguous()
             for key, tensor in self.state_dict().items()
+            if key not in self.tied_keys
         }
         if self.config.encoder_family == "roberta":
             tensors = splinter_state_dict_to_roberta(tensors)

@@ -1,12 +1,15 @@
-"""PretrainDataModule: text files → passages → recurring-span rows → padded batches.
+"""PretrainDataModule: text files → passages → masked rows (recurring spans or MLM) → padded batches.
 
-The two preprocessing steps (`corpus.load_passages`, `recurring_spans.mask_passages`) run through
+`objective` picks the per-passage masking (`objectives.py`: "rss", `recurring_spans.mask_passages`, or
+"mlm", `masked_lm.mask_passages_mlm`); everything else is the same for both. The two preprocessing
+steps (`corpus.load_passages`, then the objective's masking) run through
 `datasets.map` with `num_proc` workers and are cached by `datasets` (keyed on the files' size and
 modification time and on every option), so a second run, or `setup()` after `prepare_data()`, reads
-the cache. Passages without any question are dropped by default (`drop_empty`): they carry no
-training signal (the original kept them with all question weights 0). The statistics count the
-dropped passages and the records with blank text that were skipped; a corpus in which no passage
-has a recurring span is an error (there is nothing to train on), the same one in both modes below.
+the cache. Passages without any question (MLM: without any masked piece) are dropped by default
+(`drop_empty`): they carry no training signal (the original kept them with all question weights 0).
+The statistics count the dropped passages and the records with blank text that were skipped; a corpus
+that gives no training signal at all (RSS: no passage has a recurring span) is an error (there is
+nothing to train on), the same one in both modes below.
 
 Streaming (`streaming=True`): nothing is cached; data-loader workers split the stream by file
 (one worker per file at most: more would idle); the masking seed of a passage is (seed, its index in
@@ -20,7 +23,8 @@ as itself (`WorkerErrors`), not as a traceback of the worker.
 Batches (`collate`): `input_ids`, `attention_mask`, `token_type_ids` (all 0: one segment) [B, L] padded
 to the longest row (optionally a multiple of `pad_to_multiple_of`); `question_positions`,
 `start_positions`, `end_positions` [B, Q] padded with 0 to the row with most questions (Q ≥ 1);
-position 0 is `[CLS]`, never a question, and the model's loss ignores label 0.
+position 0 is `[CLS]`, never a question, and the model's loss ignores label 0. MLM batches have
+`masked_positions` (padded with 0) and `masked_labels` (padded with -100, ignored) [B, P] instead.
 """
 
 from __future__ import annotations
@@ -34,34 +38,38 @@ from torch.utils.data import DataLoader
 
 from splinter.errors import ConfigError, SplinterError
 from splinter.pretraining.corpus import count_empty_records, pack_documents, read_documents, resolve_sources
-from splinter.pretraining.recurring_spans import (
-    CLUSTER_ORDERS,
-    format_statistics,
-    mask_passages,
-    save_statistics,
-    span_statistics,
-)
+from splinter.pretraining.objectives import get_objective
+from splinter.pretraining.recurring_spans import CLUSTER_ORDERS, save_statistics
 
 log = logging.getLogger(__name__)
 
 QUESTION_COLUMNS = ("question_positions", "start_positions", "end_positions")
 
 
-def collate(rows: Sequence[dict], pad_id: int = 0, pad_to_multiple_of: int | None = None) -> dict:
-    """Pad a list of pretraining rows into a batch of tensors (see the module docstring)."""
+def collate(
+    rows: Sequence[dict],
+    pad_id: int = 0,
+    pad_to_multiple_of: int | None = None,
+    label_padding: dict[str, int] | None = None,
+) -> dict:
+    """Pad a list of pretraining rows into a batch of tensors (see the module docstring).
+    `label_padding`: the objective's label columns and their pad values (default: recurring spans')."""
+    if label_padding is None:
+        label_padding = dict.fromkeys(QUESTION_COLUMNS, 0)
     length = max(len(r["input_ids"]) for r in rows)
     if pad_to_multiple_of:
         length = -(-length // pad_to_multiple_of) * pad_to_multiple_of
-    questions = max(1, max(len(r["question_positions"]) for r in rows))
+    first = next(iter(label_padding))  # the label columns of a row all have its number of targets
+    labelled = max(1, max(len(r[first]) for r in rows))
     batch_size = len(rows)
     input_ids = torch.full((batch_size, length), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((batch_size, length), dtype=torch.long)
-    out = {name: torch.zeros((batch_size, questions), dtype=torch.long) for name in QUESTION_COLUMNS}
+    out = {name: torch.full((batch_size, labelled), pad, dtype=torch.long) for name, pad in label_padding.items()}
     for i, row in enumerate(rows):
         ids = torch.as_tensor(row["input_ids"], dtype=torch.long)
         input_ids[i, : len(ids)] = ids
         attention_mask[i, : len(ids)] = 1
-        for name in QUESTION_COLUMNS:
+        for name in label_padding:
             values = row[name]
             if len(values):
                 out[name][i, : len(values)] = torch.as_tensor(values, dtype=torch.long)
@@ -101,18 +109,14 @@ class WorkerErrors(torch.utils.data.IterableDataset):
 class PretrainCollator:
     """Picklable collate function for data-loader workers."""
 
-    def __init__(self, pad_id: int = 0, pad_to_multiple_of: int | None = None):
-        self.pad_id, self.pad_to_multiple_of = pad_id, pad_to_multiple_of
+    def __init__(self, pad_id: int = 0, pad_to_multiple_of: int | None = None, label_padding=None):
+        self.pad_id, self.pad_to_multiple_of, self.label_padding = pad_id, pad_to_multiple_of, label_padding
 
     def __call__(self, rows):
         carried = [row for row in rows if isinstance(row, CarriedError)]
         if carried:
             return carried[0]
-        return collate(rows, self.pad_id, self.pad_to_multiple_of)
-
-
-def _has_questions(row: dict) -> bool:
-    return len(row["question_positions"]) > 0
+        return collate(rows, self.pad_id, self.pad_to_multiple_of, self.label_padding)
 
 
 def _has_questions_batch(question_positions: list) -> list[bool]:
@@ -145,11 +149,14 @@ class PretrainDataModule(pl.LightningDataModule):
         statistics_path: str | None = None,
         statistics_rows: int = 10_000,
         debug: bool = False,
+        objective: str = "rss",
     ):
         """`tokenizer`: a `tokenizers.Tokenizer`, or a name for `splinter.tokenizer.load_tokenizer`
         (`"minilm"`, a checkpoint directory, a hub id). `files`: see `splinter.pretraining.corpus`.
-        `statistics_rows`: how many rows of a streaming dataset the statistics look at."""
+        `statistics_rows`: how many rows of a streaming dataset the statistics look at.
+        `objective`: "rss" or "mlm" (`splinter.pretraining.objectives`): the per-passage masking."""
         super().__init__()
+        self.objective = get_objective(objective)
         if cluster_order not in CLUSTER_ORDERS:
             raise ConfigError("data.cluster_order", f"unknown value {cluster_order!r}", CLUSTER_ORDERS)
         if streaming and (statistics_rows is None or statistics_rows < 1):
@@ -186,18 +193,7 @@ class PretrainDataModule(pl.LightningDataModule):
         passages = pack_documents(
             documents, self.tokenizer, self.max_seq_length, self.pack_across_documents, self.num_proc
         )
-        rows = mask_passages(
-            passages,
-            self.tokenizer,
-            seed=self.seed,
-            max_questions=self.max_questions,
-            mask_ratio=self.mask_ratio,
-            max_span_length=self.max_span_length,
-            cluster_order=self.cluster_order,
-            num_proc=self.num_proc,
-            debug=self.debug,
-        )
-        return documents, rows
+        return documents, self.objective.mask(passages, self)
 
     def prepare_data(self):
         if not self.streaming:
@@ -209,22 +205,22 @@ class PretrainDataModule(pl.LightningDataModule):
         documents, rows = self.build_dataset()
         self.statistics = self.count(documents, rows)
         if self.trainer is None or self.trainer.is_global_zero:
-            for message in (format_statistics(self.statistics), format_counts(self.statistics)):
+            for message in (self.objective.format_statistics(self.statistics), format_counts(self.statistics)):
                 if log.isEnabledFor(logging.INFO):  # train.py: into the run's log
                     log.info(message)
                 else:
                     print(message)
             if self.statistics_path:
                 self.save_statistics(self.statistics_path)
-        if self.statistics["questions"] == 0:
+        if _training_signal(self.statistics) == 0:
             raise ConfigError("data.files", no_recurring_span_message(self.statistics))
         if self.drop_empty:
             if self.streaming:
-                rows = rows.filter(_has_questions)
+                rows = rows.filter(_has_questions_batch, input_columns=self.objective.labelled_column, batched=True)
             else:
                 rows = rows.filter(
                     _has_questions_batch,
-                    input_columns="question_positions",
+                    input_columns=self.objective.labelled_column,
                     batched=True,
                     num_proc=self.num_proc,
                     desc="Dropping passages without questions",
@@ -243,9 +239,9 @@ class PretrainDataModule(pl.LightningDataModule):
         `drop_empty`) and records with blank text; streaming: over the first `statistics_rows`
         passages and records (`streaming_lookahead` says so when the stream is longer)."""
         lookahead = self.statistics_rows if self.streaming else None
-        stats = span_statistics(rows if lookahead is None else rows.take(lookahead))
+        stats = self.objective.statistics(rows if lookahead is None else rows.take(lookahead), self)
         records, empty = count_empty_records(documents, lookahead)
-        without = stats["questions_per_passage_hist"].get("0", 0)
+        without = _passages_without_signal(stats)
         partial = lookahead is not None and (stats["passages"] >= lookahead or records >= lookahead)
         stats.update(
             records=records,
@@ -263,7 +259,7 @@ class PretrainDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.dataset is None:
             self.setup("fit")
-        collator = PretrainCollator(self.pad_id, self.pad_to_multiple_of)
+        collator = PretrainCollator(self.pad_id, self.pad_to_multiple_of, self.objective.label_padding)
         workers = self.stream_workers() if self.streaming else self.num_workers
         common = dict(
             batch_size=self.batch_size,
@@ -306,7 +302,7 @@ class PretrainDataModule(pl.LightningDataModule):
 def format_counts(stats: dict) -> str:
     """One log line: what was dropped or skipped, of how many (`PretrainDataModule.count`)."""
     passages, dropped = stats["passages"], stats["passages_dropped"]
-    without = stats["questions_per_passage_hist"].get("0", 0)
+    without = _passages_without_signal(stats)
     if dropped or not without:
         kept = f"kept {passages - dropped} of {passages} passages: {dropped} without a recurring span dropped"
     else:
@@ -329,3 +325,13 @@ def no_recurring_span_message(stats: dict) -> str:
         f"{where} has a recurring span (whole words that occur twice in a passage), so there is nothing to "
         "train on: the corpus is too small or its passages too short"
     )
+
+
+def _passages_without_signal(stats: dict) -> int:
+    """Passages with no question (RSS); MLM masks at least one piece of every passage."""
+    return stats.get("questions_per_passage_hist", {}).get("0", 0)
+
+
+def _training_signal(stats: dict) -> int:
+    """Questions (RSS) or masked pieces (MLM) in the counted passages."""
+    return stats["questions"] if "questions" in stats else stats["masked_tokens"]

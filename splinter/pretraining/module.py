@@ -1,4 +1,6 @@
-"""PretrainModule: recurring span selection pretraining of SplinterForPreTraining (Lightning).
+"""PretrainModule: continued pretraining (Lightning) with recurring span selection (`objective="rss"`,
+SplinterForPreTraining) or BERT's masked language model (`"mlm"`, SplinterForMaskedLM, the control):
+the same optimiser, schedule and checkpointing; the objective picks the model and its loss.
 
 Defaults are the paper's / original code's (PROTOCOL §5, `pretraining/optimization.py` of the
 release, which is BERT's): AdamW lr 1e-4, betas (0.9, 0.999), eps 1e-6, weight decay 0.01 except on
@@ -38,29 +40,32 @@ class PretrainModule(pl.LightningModule):
         warmup_ratio: float | None = None,
         total_steps: int | None = None,
         fresh_head: bool = False,
+        objective: str = "rss",
     ):
         """`warmup_ratio` (a fraction of the total steps), when set, replaces `warmup_steps`.
         `total_steps` defaults to `trainer.estimated_stepping_batches` (max_steps, or epochs ×
-        batches / accumulation). `fresh_head`: re-initialise a checkpoint's QASS head."""
+        batches / accumulation). `fresh_head`: re-initialise a checkpoint's head (QASS, or MLM)."""
         super().__init__()
         config = dict(config or {})
         self.save_hyperparameters({
             "model_name_or_path": model_name_or_path, "config": config, "lr": lr,
             "weight_decay": weight_decay, "betas": list(betas), "eps": eps,
             "warmup_steps": warmup_steps, "warmup_ratio": warmup_ratio, "total_steps": total_steps,
-            "fresh_head": fresh_head,
+            "fresh_head": fresh_head, "objective": objective,
         })
         if warmup_ratio is not None and not 0 <= warmup_ratio <= 1:
             raise ConfigError("task.module.warmup_ratio", f"must be in [0, 1], got {warmup_ratio}")
-        from splinter.model.qa import SplinterForPreTraining
+        from splinter.pretraining.objectives import get_objective
 
+        self.objective = get_objective(objective)
+        model_class = self.objective.load_model_class()
         if model_name_or_path:
             extra = {"fresh_head": True} if fresh_head else {}
-            self.model = SplinterForPreTraining.from_pretrained(str(model_name_or_path), **extra, **config)
+            self.model = model_class.from_pretrained(str(model_name_or_path), **extra, **config)
         else:
             from splinter.model.config import SplinterConfig
 
-            self.model = SplinterForPreTraining(SplinterConfig(**config))
+            self.model = model_class(SplinterConfig(**config))
         self.model.train()  # from_pretrained returns eval mode; Lightning keeps whatever mode it finds
 
     def setup(self, stage: str | None = None) -> None:
@@ -69,6 +74,12 @@ class PretrainModule(pl.LightningModule):
         tokenizer = getattr(datamodule, "tokenizer", None)
         if tokenizer is None:
             return
+        data_objective = getattr(datamodule, "objective", self.objective)
+        if data_objective.name != self.objective.name:
+            raise ConfigError(
+                "task.objective",
+                f"the data are masked for {data_objective.name!r} but the model trains {self.objective.name!r}",
+            )
         model_config = self.model.config
         size = tokenizer.get_vocab_size(with_added_tokens=True)
         if size > model_config.vocab_size:
@@ -87,6 +98,8 @@ class PretrainModule(pl.LightningModule):
         return self.model(**batch)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        if self.objective.name == "mlm":
+            return self._masked_lm_step(batch)
         output = self.model(**batch)
         questions = (batch["question_positions"] > 0).sum()
         rows = batch["input_ids"].shape[0]
@@ -97,10 +110,30 @@ class PretrainModule(pl.LightningModule):
             loss = output.loss
         self.log("train/loss", loss, prog_bar=True, batch_size=rows)
         self.log("train/questions_per_row", questions.float() / rows, batch_size=rows)
+        self._log_lr(rows)
+        return loss
+
+    def _masked_lm_step(self, batch: dict) -> torch.Tensor:
+        output = self.model(
+            batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            token_type_ids=batch["token_type_ids"],
+            masked_positions=batch["masked_positions"],
+            labels=batch["masked_labels"],
+        )
+        masked = (batch["masked_labels"] >= 0).sum()
+        rows = batch["input_ids"].shape[0]
+        # every label ignored: as above, a zero loss instead of NaN keeps the graph intact
+        loss = output.logits.sum() * 0.0 if masked == 0 else output.loss
+        self.log("train/loss", loss, prog_bar=True, batch_size=rows)
+        self.log("train/masked_per_row", masked.float() / rows, batch_size=rows)
+        self._log_lr(rows)
+        return loss
+
+    def _log_lr(self, rows: int) -> None:
         optimizer = self.trainer.optimizers[0] if self._trainer is not None and self.trainer.optimizers else None
         if optimizer is not None:
             self.log("train/lr", optimizer.param_groups[0]["lr"], prog_bar=True, batch_size=rows)
-        return loss
 
     def on_fit_start(self) -> None:
         self.train()  # dropout on, also after an evaluation elsewhere left the model in eval mode
@@ -141,5 +174,6 @@ class PretrainModule(pl.LightningModule):
 
     def save_pretrained(self, directory: str, tokenizer=None):
         """Write the model (and tokenizer files) so that `SplinterForQuestionAnswering` /
-        `SplinterForPreTraining.from_pretrained(directory)` load it (QASS head included)."""
+        `SplinterForPreTraining.from_pretrained(directory)` load it (the QASS head included after
+        "rss"; after "mlm" the encoder, with a fresh QASS head, and the MLM head for `SplinterForMaskedLM`)."""
         return self.model.save_pretrained(directory, tokenizer=tokenizer)

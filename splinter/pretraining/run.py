@@ -1,4 +1,5 @@
-"""`train.py task=pretrain data=text data.files=...`: recurring span selection pretraining.
+"""`train.py task=pretrain data=text data.files=...`: recurring span selection (or, with
+`task.objective=mlm`, masked-LM) pretraining.
 
 Writes into the run's output directory: config.yaml (resolved), span_statistics.json (the corpus's
 recurring-span statistics), checkpoints/ (resumable Lightning checkpoints: last.ckpt every
@@ -108,6 +109,7 @@ def run(cfg: DictConfig) -> dict:
         loss = trainer.callback_metrics.get("train/loss")
         results = {
             "task": "pretrain",
+            "objective": cfg.task.get("objective", "rss"),
             "model_name": cfg.model.name,
             "checkpoint": cfg.model.checkpoint,
             "files": list(datamodule.files),
