@@ -18,12 +18,12 @@ raises `DataError` naming the file and line (or the JSON location, for SQuAD fil
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from splinter.data.examples import SKIP_DUPLICATE_ID, SKIP_EMPTY, DataSummary
+from splinter.data.readers import _decode, _lines, _open_bytes
 from splinter.errors import DataError
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
@@ -54,10 +54,6 @@ def read_questions(path: str | Path) -> tuple[list[dict], DataSummary]:
     return questions, DataSummary.from_reasons(str(path), reasons, split="predict")
 
 
-def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz") else open(path, encoding="utf-8")
-
-
 def _string(obj: dict, key: str, path: Path, line: int | None, where: str = "") -> str:
     if key not in obj:
         raise DataError(path, f"{where}missing field '{key}'", line)
@@ -67,14 +63,10 @@ def _string(obj: dict, key: str, path: Path, line: int | None, where: str = "") 
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[str, str, str]]:
-    lineno = 0
-    try:
-        with _open(path) as f:
-            for lineno, line in enumerate(f, 1):  # noqa: B007 (lineno is reported on a read error)
-                if line.strip():
-                    yield from _line_rows(line, path, lineno)
-    except (OSError, EOFError, UnicodeDecodeError) as error:  # gzip.BadGzipFile is an OSError
-        raise DataError(path, f"cannot read: {error}", lineno + 1) from None
+    # The readers' line reader: bytes decoded per line (a bad byte is reported on its own line), BOM, CRLF.
+    for lineno, line in _lines(path):
+        if line.strip():
+            yield from _line_rows(line, path, lineno)
 
 
 def _line_rows(line: str, path: Path, lineno: int) -> Iterator[tuple[str, str, str]]:
@@ -107,10 +99,11 @@ def _line_rows(line: str, path: Path, lineno: int) -> Iterator[tuple[str, str, s
 
 def _json_rows(path: Path) -> Iterator[tuple[str, str, str]]:
     try:
-        with _open(path) as f:
-            text = f.read()
-    except (OSError, EOFError, UnicodeDecodeError) as error:
+        with _open_bytes(path) as f:
+            raw = f.read()
+    except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
         raise DataError(path, f"cannot read: {error}") from None
+    text = _decode(raw, path, 1)  # the readers' decoding: BOM dropped, a bad byte named with its line
     if not text.strip():
         raise DataError(path, "empty file")
     try:
