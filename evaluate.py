@@ -9,7 +9,7 @@ from splinter.cli import friendly_errors
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 @friendly_errors
 def main(cfg: DictConfig) -> float:
-    from splinter.training.evaluate import run
+    from splinter.qa.evaluate import run
 
     return run(cfg)["f1"]
 

@@ -157,7 +157,7 @@ def train(p: dict) -> dict:
     torch.manual_seed(0)
     if p["impl"] == "ours":
         from splinter import SplinterForQuestionAnswering
-        from splinter.training.optim import build_optimizer
+        from splinter.optim import build_optimizer
 
         model = SplinterForQuestionAnswering.from_pretrained(p["model_dir"]).to(device.torch).train()
         optimizer = build_optimizer(model, lr=3e-5)  # the project's AdamW (foreach)
@@ -238,7 +238,7 @@ def eval_ours(p: dict) -> dict:
     import pytorch_lightning as pl
 
     from splinter.data.datamodule import QADataModule
-    from splinter.training.qa_module import EVALUATION_RESULT, QAModule
+    from splinter.qa.module import EVALUATION_RESULT, QAModule
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)

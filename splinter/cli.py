@@ -39,7 +39,7 @@ def friendly_errors(main):
         try:
             return main(cfg, *args, **kwargs)
         except SplinterError as error:
-            from splinter.training.run_dir import RunDirectoryError
+            from splinter.run.output_dir import RunDirectoryError
 
             _to_log_files(f"error: {error}")
             if output_dir is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,6 +20,7 @@ from tqdm import tqdm
 
 from splinter.data.questions import read_questions
 from splinter.errors import ConfigError
+from splinter.files import atomic_write, write_json
 from splinter.inference import SETTING_KEYS, QuestionAnswerer, Skipped
 
 log = logging.getLogger("splinter")
@@ -46,25 +46,19 @@ def run(cfg: DictConfig) -> dict:
     log.info("settings from %s: %s, %s", qa.settings_source, qa.windows, qa.decoding)
 
     output = Path(cfg.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial")
     skipped = Counter(summary.skipped)
     answered = 0
     stream = qa.answer_stream(((q["question"], q["context"]) for q in questions),
                               top_k=top_k if top_k > 1 else None, probability=bool(cfg.probability))
-    try:
-        with open(partial, "w", encoding="utf-8") as f:
-            bar = tqdm(zip(questions, stream, strict=True), total=len(questions), unit="question",
-                       desc="Answering", disable=not cfg.progress)
-            for question, result in bar:
-                if isinstance(result, Skipped):
-                    skipped[result.reason] += 1
-                    continue
-                f.write(json.dumps(_line(question["id"], result), ensure_ascii=False) + "\n")
-                answered += 1
-        os.replace(partial, output)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_write(output) as f:
+        bar = tqdm(zip(questions, stream, strict=True), total=len(questions), unit="question",
+                   desc="Answering", disable=not cfg.progress)
+        for question, result in bar:
+            if isinstance(result, Skipped):
+                skipped[result.reason] += 1
+                continue
+            f.write((json.dumps(_line(question["id"], result), ensure_ascii=False) + "\n").encode("utf-8"))
+            answered += 1
 
     report = {
         "input": str(cfg.input),
@@ -76,10 +70,7 @@ def run(cfg: DictConfig) -> dict:
         "settings_source": qa.settings_source,
         "wall_seconds": round(time.perf_counter() - started, 2),
     }
-    summary_path = output.with_name(output.name + ".summary.json")
-    tmp = summary_path.with_name(summary_path.name + ".partial")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, summary_path)
+    write_json(output.with_name(output.name + ".summary.json"), report)
     skips = ", ".join(f"{n} {reason}" for reason, n in report["skipped"].items())
     print(f"answered {answered} / {summary.total} questions{': skipped ' + skips if skips else ''}  → {output}")
     return report

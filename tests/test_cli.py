@@ -79,7 +79,7 @@ def test_evaluate_a_lightning_checkpoint(trained, tmp_path):
     scored = run_evaluate(tmp_path / "eval", f"checkpoint={ckpt}", "model.tokenizer=/nonexistent")
     assert scored["num_questions"] == 40
     # The same weights and tokenizer, saved as a model directory, score exactly the same.
-    from splinter.training.evaluate import load_module_from_ckpt
+    from splinter.qa.evaluate import load_module_from_ckpt
 
     module, tokenizer = load_module_from_ckpt(ckpt, {})
     module.model.save_pretrained(tmp_path / "same-weights", tokenizer=tokenizer)

@@ -12,9 +12,9 @@ from run_helpers import FIXTURE_ROOT
 
 from splinter.data import windows as windows_module
 from splinter.data.datamodule import QADataModule
-from splinter.training import qa_module
-from splinter.training.finetune import evaluate
-from splinter.training.qa_module import QAModule, without_onednn
+from splinter.qa import module as qa_module
+from splinter.qa.finetune import evaluate
+from splinter.qa.module import QAModule, without_onednn
 
 TINY_MODEL = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                   intermediate_size=64, max_position_embeddings=512)

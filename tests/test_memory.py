@@ -42,7 +42,7 @@ def test_freed_heap_pages_are_returned_to_the_system():
 
 
 def test_evaluation_hands_memory_back_every_sixteen_batches(monkeypatch):
-    from splinter.training import qa_module
+    from splinter.qa import module as qa_module
 
     calls = []
     monkeypatch.setattr(qa_module, "release_freed_memory", lambda: calls.append(1))

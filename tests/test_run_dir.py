@@ -11,10 +11,10 @@ import sys
 
 import pytest
 import torch
-from run_helpers import REPO, TINY, run_train
+from run_helpers import REPO, TINY, run_evaluate, run_train
 
 from splinter.errors import ConfigError
-from splinter.training.run_dir import RunDirectoryError
+from splinter.run.output_dir import RunDirectoryError
 
 CRASH_AT_4 = "callbacks=[{_target_: run_helpers.CrashAtStep, step: 4}]"
 
@@ -40,6 +40,18 @@ def test_a_finished_run_directory_is_refused_and_left_as_it_was(tmp_path):
     )
     assert (tmp_path / "results.json").read_text() == before
     assert not (tmp_path / "error.json").exists()
+
+
+def test_an_evaluation_into_another_runs_directory_is_refused_before_writing_anything(crashed, tmp_path):
+    run_train(tmp_path, "task.max_steps=2")
+    for run_dir, holds in ((tmp_path, "results.json, checkpoints/last.ckpt"), (crashed, "checkpoints/interrupted.ckpt")):
+        kept = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+        with pytest.raises(RunDirectoryError) as refused:
+            run_evaluate(run_dir, f"checkpoint={tmp_path / 'model'}")
+        assert str(refused.value) == (
+            f"output directory {run_dir} already holds a run ({holds}): choose a new directory (hydra.run.dir=...)"
+        )
+        assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == kept
 
 
 def test_a_directory_with_checkpoints_is_refused_naming_them_and_the_two_ways_out(crashed):

@@ -10,7 +10,7 @@ from run_helpers import run_train
 
 from splinter import SplinterForQuestionAnswering
 from splinter.metrics import squad_scores
-from splinter.training.runs import training_steps
+from splinter.qa.finetune import training_steps
 
 
 @pytest.fixture(scope="module")

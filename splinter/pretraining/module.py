@@ -24,7 +24,7 @@ import pytorch_lightning as pl
 import torch
 
 from splinter.errors import ConfigError
-from splinter.training.optim import build_optimizer, linear_warmup_decay
+from splinter.optim import build_optimizer, linear_warmup_decay
 
 
 class PretrainModule(pl.LightningModule):

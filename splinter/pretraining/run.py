@@ -16,24 +16,14 @@ import logging
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback
 
-from splinter.config_checks import check_config
 from splinter.errors import ConfigError
+from splinter.run.instantiate import instantiate_node
+from splinter.run.job import Run
+from splinter.run.trainer import build_trainer, run_callbacks
 from splinter.tokenizer import load_tokenizer
-from splinter.training.run_dir import resume_point
-from splinter.training.runs import (
-    build_logger,
-    build_trainer,
-    finish_logger,
-    instantiate_node,
-    provenance,
-    run_callbacks,
-    write_json,
-    write_resolved_config,
-)
 
 log = logging.getLogger("splinter")
 
@@ -61,35 +51,31 @@ def _statistics(datamodule, path: str | None) -> dict | None:
     return None
 
 
+def _check(cfg: DictConfig) -> None:
+    if OmegaConf.is_missing(cfg.data, "files"):
+        raise ConfigError("data.files", "give the corpus, e.g. data.files='[corpus/*.txt]'")
+    if not cfg.task.max_steps:
+        raise ConfigError("task.max_steps", "pretraining is measured in steps: set a positive number")
+
+
 def run(cfg: DictConfig) -> dict:
     from splinter.pretraining.datamodule import PretrainDataModule
 
-    started = time.perf_counter()
-    check_config(cfg)
-    if OmegaConf.is_missing(cfg.data, "files"):
-        raise ConfigError("data.files", "give the corpus, e.g. data.files='[corpus/*.txt]'")
-    output_dir = Path(cfg.output_dir)
-    resume = resume_point(cfg, output_dir)  # refuses an output directory that holds another run
-    write_resolved_config(cfg, output_dir)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-
+    run = Run.start(cfg, resumable=True, check=_check)
     tokenizer = load_tokenizer(cfg.model.tokenizer)
     statistics_file = cfg.task.get("statistics_file")
-    statistics_path = str(output_dir / statistics_file) if statistics_file else None
+    statistics_path = str(run.output_dir / statistics_file) if statistics_file else None
     datamodule = instantiate_node(cfg.data, tokenizer=tokenizer, statistics_path=statistics_path)
     if not isinstance(datamodule, PretrainDataModule):
         raise ConfigError("data", "task=pretrain needs a text corpus", ["text"])
-    if not cfg.task.max_steps:
-        raise ConfigError("task.max_steps", "pretraining is measured in steps: set a positive number")
     module = instantiate_node(cfg.task.module)
-    if resume is not None:
-        resume.check_matches(module)
+    if run.resume is not None:
+        run.resume.check_matches(module)
 
-    logger = build_logger(cfg)
-    callbacks = run_callbacks(cfg, output_dir, cfg.task.checkpoint_every_n_steps)
+    callbacks = run_callbacks(cfg, run.output_dir, cfg.task.checkpoint_every_n_steps)
     if cfg.task.get("save_every_n_steps"):
-        callbacks.append(SavePretrainedEvery(output_dir, cfg.task.save_every_n_steps, tokenizer))
-    try:
+        callbacks.append(SavePretrainedEvery(run.output_dir, cfg.task.save_every_n_steps, tokenizer))
+    with run.logging() as logger:
         trainer = build_trainer(
             cfg,
             max_steps=int(cfg.task.max_steps),
@@ -98,31 +84,26 @@ def run(cfg: DictConfig) -> dict:
             accumulate_grad_batches=int(cfg.task.get("accumulate_grad_batches") or 1),
         )
         train_started = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=None if resume is None else resume.path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=run.ckpt_path)
         train_seconds = time.perf_counter() - train_started
-    finally:
-        finish_logger(logger)
 
-    results: dict = {}
-    if trainer.is_global_zero:
-        module.save_pretrained(str(output_dir / "model"), tokenizer=tokenizer)
-        loss = trainer.callback_metrics.get("train/loss")
-        results = {
-            "task": "pretrain",
-            "objective": cfg.task.get("objective", "rss"),
-            "model_name": cfg.model.name,
-            "checkpoint": cfg.model.checkpoint,
-            "files": list(datamodule.files),
-            "seed": cfg.seed,
-            "data_seed": cfg.data.seed,
-            "steps": trainer.global_step,
-            "final_loss": None if loss is None else float(loss),
-            "span_statistics": _statistics(datamodule, statistics_path),
-            "model_dir": str(output_dir / "model"),
-            "train_seconds": round(train_seconds, 2),
-            "wall_seconds": round(time.perf_counter() - started, 2),
-            **provenance(),
-        }
-        write_json(output_dir / "results.json", results)
-        log.info("pretrained %d steps, final loss %s → %s", results["steps"], results["final_loss"], output_dir)
+    if not trainer.is_global_zero:
+        return {}
+    module.save_pretrained(str(run.output_dir / "model"), tokenizer=tokenizer)
+    loss = trainer.callback_metrics.get("train/loss")
+    results = run.finish({
+        "task": "pretrain",
+        "objective": cfg.task.get("objective", "rss"),
+        "model_name": cfg.model.name,
+        "checkpoint": cfg.model.checkpoint,
+        "files": list(datamodule.files),
+        "seed": cfg.seed,
+        "data_seed": cfg.data.seed,
+        "steps": trainer.global_step,
+        "final_loss": None if loss is None else float(loss),
+        "span_statistics": _statistics(datamodule, statistics_path),
+        "model_dir": str(run.output_dir / "model"),
+        "train_seconds": round(train_seconds, 2),
+    })
+    log.info("pretrained %d steps, final loss %s → %s", results["steps"], results["final_loss"], run.output_dir)
     return results

@@ -20,9 +20,9 @@ from splinter.errors import ConfigError
 from splinter.memory import release_freed_memory
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
+from splinter.optim import build_optimizer, linear_warmup_decay
+from splinter.qa.resume import ResumeState
 from splinter.span_metric import SpanMetric
-from splinter.training.optim import build_optimizer, linear_warmup_decay
-from splinter.training.resume import ResumeState
 
 # The key of trainer.callback_metrics under which an evaluation leaves its SpanMetric result.
 EVALUATION_RESULT = "evaluation"

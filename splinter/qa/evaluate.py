@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from tokenizers import Tokenizer
 
-from splinter.config_checks import check_config, check_required
+from splinter.config_checks import check_required
 from splinter.data.readers import file_sha256
 from splinter.errors import CheckpointError, DataError
-from splinter.files import load_torch_file
+from splinter.files import load_torch_file, write_json
 from splinter.metrics import squad_scores
 from splinter.model.config import SplinterConfig
+from splinter.qa.finetune import evaluate
+from splinter.qa.module import QAModule
+from splinter.run.instantiate import instantiate_node
+from splinter.run.job import Run
+from splinter.run.output_dir import state_mismatch
 from splinter.tokenizer import load_tokenizer
-from splinter.training.finetune import evaluate
-from splinter.training.qa_module import QAModule
-from splinter.training.run_dir import state_mismatch
-from splinter.training.runs import instantiate_node, provenance, write_json, write_resolved_config
 
 log = logging.getLogger("splinter")
 
@@ -72,15 +71,14 @@ def _read_predictions(path: Path) -> dict[str, str]:
     return predictions
 
 
-def run(cfg: DictConfig) -> dict:
-    started = time.perf_counter()
-    check_config(cfg)
+def _check(cfg: DictConfig) -> None:
     if OmegaConf.is_missing(cfg.data, "train_file"):
         cfg.data.train_file = None  # data=custom: evaluation never reads a training file
     check_required(cfg, "data")
-    output_dir = Path(cfg.output_dir)
-    write_resolved_config(cfg, output_dir)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+
+
+def run(cfg: DictConfig) -> dict:
+    run = Run.start(cfg, resumable=False, check=_check)
     checkpoint = str(cfg.checkpoint or cfg.model.checkpoint)
     if cfg.predictions:
         module, tokenizer = None, cfg.model.tokenizer  # a name only: scoring never tokenises
@@ -100,10 +98,10 @@ def run(cfg: DictConfig) -> dict:
     else:
         trainer = instantiate_node(cfg.trainer, logger=False, callbacks=[], max_steps=-1)
         predictions, metrics = evaluate(trainer, module, datamodule)
-        write_json(output_dir / "predictions.json", predictions, indent=1)
+        write_json(run.output_dir / "predictions.json", predictions, indent=1)
         source = {"checkpoint": checkpoint}
 
-    results = {
+    results = run.finish({
         "model_name": cfg.model.name,
         **source,
         "dataset": cfg.data.dataset,
@@ -113,11 +111,8 @@ def run(cfg: DictConfig) -> dict:
         "num_questions": metrics["num_questions"],
         **({"num_windows": metrics["num_windows"]} if "num_windows" in metrics else {}),
         "eval_file": str(datamodule.eval_path),
-        "wall_seconds": round(time.perf_counter() - started, 2),
-        **provenance(),
         "data": datamodule.data_info(),
-    }
-    write_json(output_dir / "results.json", results)
+    })
     print(f"EM {results['exact_match']:.2f}  F1 {results['f1']:.2f}  on {results['num_questions']} questions"
-          f"  → {output_dir}")
+          f"  → {run.output_dir}")
     return results

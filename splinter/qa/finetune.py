@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+import math
 import time
+from functools import partial
 from pathlib import Path
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from splinter.config_checks import check_config, check_required
+from splinter.config_checks import check_required
+from splinter.files import write_json
+from splinter.qa.module import EVALUATION_RESULT
+from splinter.run.instantiate import instantiate_node
+from splinter.run.job import Run
+from splinter.run.trainer import build_trainer, run_callbacks
 from splinter.tokenizer import check_fits_model, load_tokenizer
-from splinter.training.qa_module import EVALUATION_RESULT
-from splinter.training.run_dir import resume_point
-from splinter.training.runs import (
-    build_logger,
-    build_trainer,
-    finish_logger,
-    instantiate_node,
-    provenance,
-    run_callbacks,
-    training_steps,
-    write_json,
-    write_resolved_config,
-)
+
+
+def training_steps(num_windows: int, batch_size: int, epochs: int, min_steps: int, max_steps: int | None) -> int:
+    """The paper's length: max(`epochs` passes over the windows, `min_steps`), capped by `max_steps`."""
+    steps = max(epochs * math.ceil(num_windows / batch_size), min_steps)
+    return min(steps, max_steps) if max_steps else steps
 
 
 def build_module(cfg: DictConfig):
@@ -64,14 +64,7 @@ def summary_lines(results: dict, output_dir: Path) -> str:
 
 
 def run(cfg: DictConfig) -> dict:
-    started = time.perf_counter()
-    check_config(cfg)
-    check_required(cfg, "data")
-    output_dir = Path(cfg.output_dir)
-    resume = resume_point(cfg, output_dir)  # refuses an output directory that holds another run
-    write_resolved_config(cfg, output_dir)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-
+    run = Run.start(cfg, resumable=True, check=partial(check_required, group="data"))
     tokenizer = load_tokenizer(cfg.model.tokenizer)
     datamodule = instantiate_node(cfg.data, tokenizer=tokenizer)
     datamodule.setup("fit")
@@ -79,54 +72,49 @@ def run(cfg: DictConfig) -> dict:
         len(datamodule.train_windows), cfg.data.batch_size, cfg.task.epochs, cfg.task.min_steps, cfg.task.max_steps
     )
     module = build_module(cfg)
-    if resume is not None:
-        resume.check_matches(module)
+    if run.resume is not None:
+        run.resume.check_matches(module)
     check_fits_model(tokenizer, module.model.config.vocab_size)
     module.tokenizer = tokenizer
 
-    logger = build_logger(cfg)
-    callbacks = run_callbacks(cfg, output_dir, cfg.task.checkpoint_every_n_steps)
-    results: dict = {}
-    try:
+    callbacks = run_callbacks(cfg, run.output_dir, cfg.task.checkpoint_every_n_steps)
+    before: dict = {}
+    with run.logging() as logger:
         trainer = build_trainer(cfg, max_steps=max_steps, callbacks=callbacks, logger=logger)
         datamodule.process_batch_size(trainer.world_size)  # the global batch must split evenly
         if cfg.task.evaluate_before:
-            _, before = evaluate(trainer, module, datamodule)
-            results.update(f1_before=before["f1"], exact_match_before=before["exact_match"])
+            _, scores = evaluate(trainer, module, datamodule)
+            before = {"f1_before": scores["f1"], "exact_match_before": scores["exact_match"]}
         train_started = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=None if resume is None else resume.path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=run.ckpt_path)
         train_seconds = time.perf_counter() - train_started
         predictions, metrics = evaluate(trainer, module, datamodule)
-    finally:
-        finish_logger(logger)
 
-    if trainer.is_global_zero:
-        module.model.save_pretrained(output_dir / "model", tokenizer=tokenizer)
-        data = datamodule.data_info()  # hashes the data files: once
-        results = {
-            "model_name": cfg.model.name,
-            "checkpoint": cfg.model.checkpoint,
-            "dataset": cfg.data.dataset,
-            "eval_dataset": datamodule.eval_dataset,  # == dataset unless data.eval_set names another
-            "shots": cfg.data.shots,
-            "split_seed": cfg.data.seed,
-            "seed": cfg.seed,
-            "exact_match": metrics["exact_match"],
-            "f1": metrics["f1"],
-            **results,
-            "num_questions": metrics["num_questions"],
-            "num_windows": metrics["num_windows"],
-            "train_file": str(datamodule.train_path),
-            "train_file_sha256": data["train_sha256"],
-            "eval_file": str(datamodule.eval_path),
-            "steps": int(trainer.callback_metrics.get("train/steps", trainer.global_step)),
-            "train_seconds": round(train_seconds, 2),
-            "eval_seconds": round(metrics["eval_seconds"], 2),
-            "wall_seconds": round(time.perf_counter() - started, 2),
-            **provenance(),
-            "data": data,
-        }
-        write_json(output_dir / "predictions.json", predictions, indent=1)
-        write_json(output_dir / "results.json", results)
-        print(summary_lines(results, output_dir), flush=True)
+    if not trainer.is_global_zero:
+        return {}
+    module.model.save_pretrained(run.output_dir / "model", tokenizer=tokenizer)
+    data = datamodule.data_info()  # hashes the data files: once
+    write_json(run.output_dir / "predictions.json", predictions, indent=1)
+    results = run.finish({
+        "model_name": cfg.model.name,
+        "checkpoint": cfg.model.checkpoint,
+        "dataset": cfg.data.dataset,
+        "eval_dataset": datamodule.eval_dataset,  # == dataset unless data.eval_set names another
+        "shots": cfg.data.shots,
+        "split_seed": cfg.data.seed,
+        "seed": cfg.seed,
+        "exact_match": metrics["exact_match"],
+        "f1": metrics["f1"],
+        **before,
+        "num_questions": metrics["num_questions"],
+        "num_windows": metrics["num_windows"],
+        "train_file": str(datamodule.train_path),
+        "train_file_sha256": data["train_sha256"],
+        "eval_file": str(datamodule.eval_path),
+        "steps": int(trainer.callback_metrics.get("train/steps", trainer.global_step)),
+        "train_seconds": round(train_seconds, 2),
+        "eval_seconds": round(metrics["eval_seconds"], 2),
+        "data": data,
+    })
+    print(summary_lines(results, run.output_dir), flush=True)
     return results

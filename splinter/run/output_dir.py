@@ -52,6 +52,17 @@ def previous_outputs(output_dir: Path) -> list[str]:
     return found
 
 
+def claim_output_dir(output_dir: Path) -> None:
+    """For a run that trains nothing (evaluation): refuse a directory holding another run's results.json
+    or checkpoints, which its results.json and config.yaml would otherwise overwrite or mislabel."""
+    previous = previous_outputs(output_dir)
+    if previous:
+        raise RunDirectoryError(
+            f"output directory {output_dir} already holds a run ({', '.join(previous)}): choose a new "
+            f"directory ({_new_directory_hint()})"
+        )
+
+
 def resume_point(cfg: DictConfig, output_dir: Path) -> ResumePoint | None:
     """The checkpoint this run continues (None: a fresh run); refuses an output directory in use."""
     ckpt_path, resume = cfg.get("ckpt_path"), bool(cfg.get("resume", False))

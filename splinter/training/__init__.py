@@ -1,1 +1,0 @@
-"""Lightning modules, optimisation and run outputs for fine-tuning."""
