@@ -31,7 +31,7 @@ def test_a_run_trained_on_squad_is_scored_on_another_set(root, tmp_path):
 def test_evaluate_reports_the_eval_set_too(root, tmp_path):
     predictions = tmp_path / "predictions.json"
     predictions.write_text(json.dumps({"56be4db0acb8001400a502ec": "Denver Broncos"}))
-    results = run_evaluate(tmp_path, f"data.root={root}", f"predictions={predictions}", "data.eval_set=drop")
+    results = run_evaluate(tmp_path / "drop", f"data.root={root}", f"predictions={predictions}", "data.eval_set=drop")
     assert results["eval_dataset"] == "drop" and results["eval_file"].endswith("DROP.jsonl.gz")
-    results = run_evaluate(tmp_path, f"data.root={root}", f"predictions={predictions}")
+    results = run_evaluate(tmp_path / "squad", f"data.root={root}", f"predictions={predictions}")
     assert results["eval_dataset"] == "squad" and results["eval_file"].endswith("SQuAD.jsonl.gz")
