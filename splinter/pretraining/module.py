@@ -24,6 +24,7 @@ import pytorch_lightning as pl
 import torch
 
 from splinter.errors import ConfigError
+from splinter.question_token import QUESTION_TOKEN
 from splinter.training.optim import build_optimizer, linear_warmup_decay
 
 
@@ -87,11 +88,11 @@ class PretrainModule(pl.LightningModule):
                 "task.module.config.vocab_size",
                 f"the tokenizer has {size} entries but the model only {model_config.vocab_size}",
             )
-        question = tokenizer.token_to_id("[QUESTION]")
+        question = tokenizer.token_to_id(QUESTION_TOKEN)
         if question != model_config.question_token_id:
             raise ConfigError(
                 "task.module.config.question_token_id",
-                f"the tokenizer's [QUESTION] id is {question}, the model's {model_config.question_token_id}",
+                f"the tokenizer's {QUESTION_TOKEN} id is {question}, the model's {model_config.question_token_id}",
             )
 
     def forward(self, **batch):
