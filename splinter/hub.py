@@ -61,7 +61,7 @@ def _hub_id_problem(name: str, suffix: bool) -> str | None:
 
 
 def is_hub_id(name: str | os.PathLike, *, suffix: bool = False) -> bool:
-    """"name" or "owner/name" as the Hub accepts it; with `suffix`, a `:...` tail may follow (datasets)."""
+    """True for `name` or `owner/name` as the Hub accepts it; with `suffix`, a `:...` tail may follow."""
     return _hub_id_problem(os.fspath(name), suffix) is None
 
 
@@ -99,7 +99,7 @@ def offline() -> bool:
 
 
 def offline_note() -> str:
-    """" (offline: HF_DATASETS_OFFLINE=1)" for an error message about a failed Hub load, or ""."""
+    """The offline settings as an error message's note, e.g. ` (offline: HF_DATASETS_OFFLINE=1)`; or ""."""
     settings = offline_settings()
     return f" (offline: {', '.join(settings)})" if settings else ""
 
