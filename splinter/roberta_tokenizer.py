@@ -25,7 +25,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, pre_tokenizers, processo
 from tokenizers.models import BPE
 
 from splinter.errors import CheckpointError
-from splinter.tokenizer import QUESTION_TOKEN
+from splinter.question_token import QUESTION_TOKEN
 
 ROBERTA_SPECIAL_TOKENS = {
     "bos_token": "<s>",

@@ -31,11 +31,8 @@ from tokenizers.models import WordPiece
 
 from splinter.errors import CheckpointError, ConfigError
 from splinter.hub import resolve_directory
+from splinter.question_token import QUESTION_TOKEN, QUESTION_TOKEN_ID
 
-QUESTION_TOKEN = "[QUESTION]"
-# In BERT vocabularies id 104 is an unused entry ([unused100] cased, [unused99] uncased); Splinter
-# renamed it to [QUESTION], and so do we for vocabularies that lack one (PROTOCOL §1).
-DEFAULT_QUESTION_TOKEN_ID = 104
 BERT_SPECIAL_TOKENS = {
     "unk_token": "[UNK]",
     "sep_token": "[SEP]",
@@ -88,7 +85,8 @@ def load_tokenizer(path_or_hub_id: str | Path, do_lower_case: bool | None = None
     The directory needs `vocab.txt` (or a WordPiece `tokenizer.json`); casing comes from, in order,
     `do_lower_case`, `tokenizer_config.json`, the `tokenizer.json` normaliser, and finally the
     vocabulary itself (one with capitalised entries is cased: lower-casing would make them
-    unreachable). A vocabulary without `[QUESTION]` gets id 104 renamed to it.
+    unreachable). A vocabulary without `[QUESTION]` gets its `[unusedN]` entry at `QUESTION_TOKEN_ID`
+    (104) renamed to it.
     """
     directory = _resolve_directory(str(path_or_hub_id))
     from splinter.roberta_tokenizer import is_byte_level_bpe_directory, load_roberta_tokenizer
@@ -150,7 +148,7 @@ def check_fits_model(tokenizer: Tokenizer, vocab_size: int) -> None:
 
 
 def question_token_id(tokenizer: Tokenizer) -> int:
-    """The id of `[QUESTION]` (104 for Splinter and converted BERT vocabularies)."""
+    """The id of `[QUESTION]` (`QUESTION_TOKEN_ID`, 104, for Splinter and converted BERT vocabularies)."""
     token_id = tokenizer.token_to_id(QUESTION_TOKEN)
     if token_id is None:
         raise CheckpointError(f"this tokenizer has no {QUESTION_TOKEN} token: load it with load_tokenizer()")
@@ -298,15 +296,15 @@ def _with_question_token(vocab: dict[str, int], source: str) -> dict[str, int]:
     if QUESTION_TOKEN in vocab:
         return vocab
     by_id = {i: tok for tok, i in vocab.items()}
-    old = by_id.get(DEFAULT_QUESTION_TOKEN_ID)
+    old = by_id.get(QUESTION_TOKEN_ID)
     # Only an unused slot may be renamed: renaming a real word would silently change the text model.
     if old is None or not re.fullmatch(r"\[unused\d+\]", old):
         raise CheckpointError(
             f"tokenizer from {source}: the vocabulary has no {QUESTION_TOKEN} and id "
-            f"{DEFAULT_QUESTION_TOKEN_ID} is {old!r}, not an [unusedN] entry that could become one"
+            f"{QUESTION_TOKEN_ID} is {old!r}, not an [unusedN] entry that could become one"
         )
     renamed = {tok: i for tok, i in vocab.items() if tok != old}
-    renamed[QUESTION_TOKEN] = DEFAULT_QUESTION_TOKEN_ID
+    renamed[QUESTION_TOKEN] = QUESTION_TOKEN_ID
     return renamed
 
 

@@ -15,7 +15,6 @@ from tiny_config import TINY, perturbed
 
 from splinter import SplinterConfig, SplinterForPreTraining, SplinterForQuestionAnswering, SplinterModel
 from splinter.errors import CheckpointError, ConfigError
-from splinter.hub import HUB_ID
 from splinter.model import minilm
 
 ATOL = 1e-5
@@ -330,11 +329,3 @@ def test_unsupported_config_names_the_file(hf_qa_dir, tmp_path):
     config.write_text("{broken")
     with pytest.raises(CheckpointError, match=f"{config}: cannot read config"):
         SplinterForQuestionAnswering.from_pretrained(tmp_path)
-
-
-def test_hub_id_pattern():
-    assert HUB_ID.match("tau/splinter-base-qass")
-    assert HUB_ID.match("bert-base-uncased")
-    assert not HUB_ID.match("/abs/path")
-    assert not HUB_ID.match("./relative")
-    assert not HUB_ID.match("a/b/c")

@@ -43,7 +43,7 @@ from splinter.data.batches import EpochShuffleSampler
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.examples import DataSummary
 from splinter.data.manifest import check_installed
-from splinter.data.readers import file_sha256, looks_like_path, read_examples
+from splinter.data.readers import file_sha256, read_examples
 from splinter.data.splits import (
     default_data_root,
     eval_set_name,
@@ -52,6 +52,7 @@ from splinter.data.splits import (
     sample_few_shot,
 )
 from splinter.errors import ConfigError
+from splinter.hub import is_hub_id, local_path, looks_like_path, neither
 
 logger = logging.getLogger(__name__)
 
@@ -362,14 +363,16 @@ def _quiet(line: str) -> None:
 
 
 def _existing_or_name(value, key: str) -> Path | str:
-    """A path that exists, or a datasets hub name (no path separator, no data-file suffix)."""
-    path = Path(str(value)).expanduser()
+    """A path that exists, or a datasets hub name (splinter.hub's rule)."""
+    path = local_path(str(value))
     if path.is_file():
         return path
     if path.is_dir():
         raise ConfigError(key, f"{path} is a directory, not a data file")
     if looks_like_path(str(value)):
         raise ConfigError(key, f"file not found: {path}")
+    if not is_hub_id(str(value), suffix=True):
+        raise ConfigError(key, neither(str(value), suffix=True))
     return str(value)  # read_examples treats it as a datasets hub name
 
 

@@ -61,6 +61,7 @@ from splinter.data.examples import (
     DataSummary,
 )
 from splinter.errors import DataError, SplinterError
+from splinter.hub import is_hub_id, local_path, looks_like_path, neither, offline_note
 from splinter.metrics import normalize_answer
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ _CODE_FILES = ("readers.py", "examples.py", "mrqa_hub.py", "../metrics.py")  # m
 def read_examples(source, *, training: bool, cache_dir: str | None = None) -> tuple[Dataset, DataSummary]:
     """Read `source` (MRQA jsonl[.gz], SQuAD json, or a datasets hub name) into (examples, summary)."""
     text = os.fspath(source)
-    path = Path(text).expanduser()
+    path = local_path(text)
     if path.is_dir():
         raise DataError(path, "is a directory, not a data file")
     if path.is_file():
@@ -98,6 +99,8 @@ def read_examples(source, *, training: bool, cache_dir: str | None = None) -> tu
         return _finish(raw, str(path), training, sha)
     if looks_like_path(text):
         raise DataError(path, "file not found")
+    if not is_hub_id(text, suffix=True):
+        raise DataError(text, neither(text, suffix=True))
     return _read_hub(text, training, cache_dir)
 
 
@@ -193,17 +196,6 @@ def _policy(qid, question, context, spans, gold, notes, training, seen: set) -> 
 
 # ---------------------------------------------------------------------------------------------------
 # files
-
-
-def looks_like_path(text: str) -> bool:
-    """True for strings meant as file paths; False for datasets hub names ("squad", "owner/name:split")."""
-    text = str(text)
-    return (
-        text.startswith(("/", ".", "~"))
-        or text.count("/") >= 2
-        or os.sep != "/" and os.sep in text
-        or text.lower().endswith((".json", ".jsonl", ".gz", ".txt"))
-    )
 
 
 def _open_bytes(path: Path):
@@ -488,9 +480,8 @@ def _read_hub(source: str, training: bool, cache_dir) -> tuple[Dataset, DataSumm
         hub = load_dataset(name, split=split, cache_dir=cache_dir)
     except Exception as e:  # offline, unknown name, missing split: one line for the user
         first = (str(e).strip().splitlines() or [""])[0][:200]
-        offline = " (offline: HF_DATASETS_OFFLINE/HF_HUB_OFFLINE is set)" if _offline() else ""
         raise DataError(
-            source, f"not a file, and loading it as a datasets hub name failed{offline}: {type(e).__name__}: {first}"
+            source, f"not a file, and loading it as a datasets hub name failed{offline_note()}: {type(e).__name__}: {first}"
         ) from None
     missing = [c for c in ("id", "question", "context", "answers") if c not in hub.column_names]
     if missing:
@@ -526,8 +517,7 @@ def _read_mrqa_hub(source: str, training: bool, cache_dir) -> tuple[Dataset, Dat
         rows = mrqa_hub.load_split(split, cache_dir=cache_dir)
     except Exception as e:  # offline, no such split: one line for the user
         first = (str(e).strip().splitlines() or [""])[0][:200]
-        offline = " (offline: HF_DATASETS_OFFLINE/HF_HUB_OFFLINE is set)" if _offline() else ""
-        raise DataError(source, f"loading the Hub dataset failed{offline}: {type(e).__name__}: {first} "
+        raise DataError(source, f"loading the Hub dataset failed{offline_note()}: {type(e).__name__}: {first} "
                                 "(or install the dev sets with `python -m splinter.download`)") from None
     rows = mrqa_hub.select_subset(rows, subset)
     if not len(rows):
@@ -546,7 +536,3 @@ def _mrqa_hub_rows(rows: Dataset, where: str, training: bool) -> Iterator[dict]:
             spans, notes = _mrqa_spans(context, qa["detected_answers"], where, None, f"question {qa['qid']}: ")
             skip, notes = _policy(qa["qid"], qa["question"], context, spans, qa["answers"], notes, training, seen)
             yield _row(qa["qid"], qa["question"], context, spans, qa["answers"], skip, notes, index)
-
-
-def _offline() -> bool:
-    return any(os.environ.get(k, "").lower() in ("1", "true", "yes") for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"))

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from splinter.errors import CheckpointError
+from splinter.question_token import QUESTION_TOKEN_ID
 
 if TYPE_CHECKING:
     import torch
 
-# [unused99] in the BERT-uncased vocabulary ([unused100] in BERT-cased, which Splinter itself uses).
-BERT_QUESTION_TOKEN_ID = 104
 # The pooler and the MLM/NSP heads have no counterpart in Splinter.
 _DROPPED_PREFIXES = ("bert.pooler.", "pooler.", "cls.")
 # The encoder's keys in a checkpoint saved without a head (BertModel, SplinterModel).
@@ -43,7 +42,7 @@ def bert_config_to_splinter(values: Mapping[str, Any], path: str | Path) -> dict
         )
     converted = {**values, "model_type": "splinter", "encoder_family": "bert"}
     if converted.get("question_token_id") is None:
-        converted["question_token_id"] = BERT_QUESTION_TOKEN_ID
+        converted["question_token_id"] = QUESTION_TOKEN_ID
     return converted
 
 

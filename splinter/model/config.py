@@ -17,6 +17,7 @@ from splinter.errors import CheckpointError, ConfigError
 from splinter.files import atomic_write
 from splinter.model.bert import bert_config_to_splinter, looks_like_bert_config
 from splinter.model.roberta import roberta_config_to_splinter
+from splinter.question_token import QUESTION_TOKEN_ID
 
 HEAD_TYPES = ("qass", "linear")
 # How a fresh head's final scoring weights start (see _SpanSelectionModel.reset_head).
@@ -45,7 +46,7 @@ class SplinterConfig:
     layer_norm_eps: float = 1e-12
     use_cache: bool = True
     pad_token_id: int = 0
-    question_token_id: int = 104
+    question_token_id: int = QUESTION_TOKEN_ID
     # "qass": the paper's question-aware span selection head; "linear": a start/end Linear(d, 2)
     # head on each token (the paper's non-QASS baselines).
     head_type: str = "qass"
@@ -86,7 +87,7 @@ class SplinterConfig:
             if key not in names:
                 raise ConfigError(key, "not a SplinterConfig field", names)
         known = {k: v for k, v in values.items() if k in names}
-        # Older Splinter configs omit question_token_id; the dataclass default (104) then applies.
+        # Older Splinter configs omit question_token_id; the dataclass default (QUESTION_TOKEN_ID) then applies.
         if known.get("question_token_id") is None:
             known.pop("question_token_id", None)
         return cls(**{**known, **overrides})

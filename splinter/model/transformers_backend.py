@@ -9,7 +9,7 @@ itself ships.
 
 The tokenizer is still `load_tokenizer`'s (WordPiece vocab.txt or byte-level BPE), and its
 `[QUESTION]` id must index the encoder's embeddings: true for BERT-vocabulary encoders such as ELECTRA
-(`[unused99]`, id 104). A saved model is the encoder in transformers' own layout (config.json,
+(`[unused99]`, id `QUESTION_TOKEN_ID` of splinter/question_token.py). A saved model is the encoder in transformers' own layout (config.json,
 model.safetensors) plus `span_head.safetensors` and `span_head.json` (this package's head and its
 config), so `AutoModel.from_pretrained` reads the encoder of a fine-tuned run as is.
 """

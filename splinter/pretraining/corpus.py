@@ -10,9 +10,9 @@ Sources (`read_documents`), any mix of:
   (the name is `text_field`); blank lines are skipped; other fields are ignored. A record whose text
   is blank stays as an empty document, so that `count_empty_records` can report it; packing skips it.
 - a glob pattern (`corpus/*.txt`, `wiki/**/*.jsonl`): its matches, sorted by name;
-- a `datasets` hub dataset name (anything that is not an existing path and has no file extension
-  above, e.g. `wikitext` or `owner/name`; `name:config` picks a configuration): its `train` split,
-  which must have a `text` column. Offline or unknown names give one `DataError`.
+- a `datasets` hub dataset name (by splinter.hub's rule: not an existing path, not named like one,
+  and a Hub id such as `wikitext` or `owner/name`; `name:config` picks a configuration): its `train`
+  split, which must have a `text` column. Offline or unknown names give one `DataError`.
 
 Errors name the file and the line (`DataError`), also when they are raised in a `num_proc` worker.
 A source without any (non-empty) document is an error.
@@ -46,9 +46,9 @@ import os
 from collections.abc import Iterator, Sequence
 
 from splinter.errors import DataError, SplinterError
+from splinter.hub import is_hub_id, local_path, looks_like_path, neither, offline_note
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
-FILE_SUFFIXES = (*JSONL_SUFFIXES, ".txt", ".txt.gz", ".text", ".gz", ".json")
 SENTENCE_ENDS = (".", "!", "?")
 
 
@@ -117,10 +117,8 @@ def iter_file_documents(path: str, one_doc_per_line: bool = False, text_field: s
 
 
 def is_hub_name(source: str) -> bool:
-    """Not an existing path and not named like a file: a `datasets` hub name."""
-    if os.path.exists(source):
-        return False
-    return not source.lower().endswith(FILE_SUFFIXES) and not source.startswith((".", "/", "~"))
+    """A `datasets` hub name ("owner/name[:config]"), not a local file: splinter.hub's rule."""
+    return not local_path(source).exists() and is_hub_id(source, suffix=True)
 
 
 def _generate(sources: list[tuple[str, int, int]], one_doc_per_line: bool, text_field: str):
@@ -171,10 +169,8 @@ def _load_hub(name: str, streaming: bool, cache_dir: str | None, text_field: str
         data = datasets.load_dataset(path, config or None, split="train", streaming=streaming, cache_dir=cache_dir)
     except Exception as error:  # offline, unknown name, no train split: one clear line
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        offline = os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
-        hint = " (offline mode is on: HF_DATASETS_OFFLINE/HF_HUB_OFFLINE)" if offline else ""
         raise DataError(
-            name, f"not a file, and loading it as a hub dataset failed{hint}: {type(error).__name__}: {first}"
+            name, f"not a file, and loading it as a hub dataset failed{offline_note()}: {type(error).__name__}: {first}"
         ) from None
     columns = data.column_names
     if columns is not None and text_field not in columns:
@@ -198,10 +194,14 @@ def resolve_sources(sources: str | os.PathLike | Sequence[str]) -> list[str]:
             if not matches:
                 raise DataError(source, "no file matches this pattern")
             resolved.extend(m for m in matches if os.path.isfile(m))
-        elif os.path.isdir(source):
+        elif local_path(source).is_dir():
             raise DataError(source, "is a directory; give its files or a pattern such as dir/*.txt")
-        elif not os.path.exists(source) and not is_hub_name(source):
+        elif local_path(source).exists():
+            resolved.append(os.path.expanduser(source))
+        elif looks_like_path(source):
             raise DataError(source, "file not found")
+        elif not is_hub_id(source, suffix=True):
+            raise DataError(source, neither(source, suffix=True))
         else:
             resolved.append(source)
     return resolved

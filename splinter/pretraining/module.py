@@ -25,6 +25,7 @@ import torch
 
 from splinter.errors import ConfigError
 from splinter.optim import build_optimizer, linear_warmup_decay
+from splinter.question_token import QUESTION_TOKEN
 
 
 class PretrainModule(pl.LightningModule):
@@ -87,11 +88,11 @@ class PretrainModule(pl.LightningModule):
                 "task.module.config.vocab_size",
                 f"the tokenizer has {size} entries but the model only {model_config.vocab_size}",
             )
-        question = tokenizer.token_to_id("[QUESTION]")
+        question = tokenizer.token_to_id(QUESTION_TOKEN)
         if question != model_config.question_token_id:
             raise ConfigError(
                 "task.module.config.question_token_id",
-                f"the tokenizer's [QUESTION] id is {question}, the model's {model_config.question_token_id}",
+                f"the tokenizer's {QUESTION_TOKEN} id is {question}, the model's {model_config.question_token_id}",
             )
 
     def forward(self, **batch):

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from splinter.question_token import QUESTION_TOKEN
+
 # The English stopword list of NLTK (`nltk.corpus.stopwords.words("english")`, the subset used by the
 # original Splinter pretraining code, `pretraining/masking.py`, which also adds "also", "could" and
 # "would"). Compared lowercased, so it works for cased and uncased vocabularies.
@@ -57,7 +59,6 @@ ENGLISH_STOPWORDS = frozenset(
     """.split()
 )
 
-QUESTION_TOKEN = "[QUESTION]"
 CLUSTER_ORDERS = ("longest", "random")
 
 
