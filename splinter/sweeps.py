@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from splinter.files import write_json
 
 ERROR_FILE = "error.json"
+MTIME_RESOLUTION = 2.0  # seconds: the coarsest modification-time resolution of common filesystems
 
 # (job directory, message) of the jobs of this process that failed: the basic launcher runs them here.
 _failed_here: list[tuple[str, str]] = []
@@ -53,8 +54,12 @@ class FailedJobsReport(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         failed = dict(_failed_here)
         sweep_dir = Path(config.hydra.sweep.dir)
+        # Filesystems keep modification times at 1-2 s resolution (rounded down), so a job that failed
+        # in the sweep's first second may look older than the sweep; an older error.json of a job that
+        # ran again was removed when it restarted (clear_failure).
+        since = getattr(self, "started", 0) - MTIME_RESOLUTION
         for path in sorted(sweep_dir.glob(f"*/{ERROR_FILE}")):
-            if path.stat().st_mtime >= getattr(self, "started", 0):
+            if path.stat().st_mtime >= since:
                 failed.setdefault(str(path.parent), json.loads(path.read_text())["error"])
         if not failed:
             return

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 
+import pytest
 from run_helpers import TINY, run_cli
 
 ERROR = "config key 'data.shots': no released split with 17 examples (valid: 16, 32, 64, 128, 256, 512, 1024)"
@@ -40,3 +42,24 @@ def test_a_single_run_still_ends_with_one_line_and_status_2(tmp_path):
     assert json.loads((tmp_path / "error.json").read_text())["error"] == message
     assert f"error: {message}" in (tmp_path / "train.log").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == [".hydra", "error.json", "train.log"]  # nothing else
+
+
+def test_the_end_of_sweep_list_counts_this_sweeps_failures_only_also_with_coarse_file_times(tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    from splinter.sweeps import ERROR_FILE, FailedJobsReport
+
+    report = FailedJobsReport()
+    report.on_multirun_start(OmegaConf.create({}))
+    # error.json files as jobs in other processes (submitit) write them: found on disk, not in this process
+    for job, age in (("0", 0.0), ("1", 0.9), ("2", 3600.0)):  # now; rounded down to the second; an old sweep's
+        (tmp_path / job).mkdir()
+        (tmp_path / job / ERROR_FILE).write_text(json.dumps({"status": "failed", "error": f"job {job} failed"}))
+        when = report.started - age
+        os.utime(tmp_path / job / ERROR_FILE, (when, when))
+    with pytest.raises(SystemExit) as ended:
+        report.on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}}))
+    assert ended.value.code == 2
+    err = capsys.readouterr().err
+    assert "2 sweep job(s) failed:" in err and "job 0 failed" in err and "job 1 failed" in err
+    assert "job 2 failed" not in err
