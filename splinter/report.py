@@ -148,7 +148,7 @@ def write_csv(table: Table, path: Path) -> None:
                         "" if st is None else f"{st.mean:.6f}",
                         "" if st is None or st.std is None else f"{st.std:.6f}",
                         0 if st is None else st.n,
-                        "" if st is None else ";".join(map(str, st.seeds)),
+                        "" if st is None else ";".join("file" if s is None else str(s) for s in st.seeds),
                         len(cell.failed),
                         "" if paper is None else f"{paper:.1f}",
                     ]

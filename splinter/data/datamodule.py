@@ -313,6 +313,21 @@ class QADataModule(pl.LightningDataModule):
         examples = self.eval_examples
         return dict(zip(examples["id"], examples["context"], strict=True))
 
+    def training_split(self) -> tuple[str, int, int | None]:
+        """What the run trained on, as results.json and the report record it: (kind, shots, split seed).
+
+        "released": the release's `shots`-question split number `seed`; "sampled": `shots` questions
+        drawn from a full train_file with `seed`; "file": a train_file read whole, whose size is its
+        number of questions and which has no split seed (data.shots and data.seed chose nothing).
+        """
+        if not self.train_file_arg:
+            return "released", self.shots, self.seed
+        if self.sample_from_full:
+            return "sampled", self.shots, self.seed
+        if self.train_examples is None:
+            raise RuntimeError("training_split() of a train_file needs setup('fit') first")
+        return "file", len(self.train_examples), None
+
     def data_info(self) -> dict:
         """Files, hashes, counts, reader summaries and window settings, for results.json. The training
         file is listed only when it was read (an evaluation-only run never resolves it)."""

@@ -94,14 +94,16 @@ def run(cfg: DictConfig) -> dict:
         return {}
     module.model.save_pretrained(run.output_dir / "model", tokenizer=tokenizer)
     data = datamodule.data_info()  # hashes the data files: once
+    split, shots, split_seed = datamodule.training_split()  # not data.shots/seed when a train_file is read whole
     write_json(run.output_dir / "predictions.json", predictions, indent=1)
     results = run.finish({
         "model_name": cfg.model.name,
         "checkpoint": cfg.model.checkpoint,
         "dataset": cfg.data.dataset,
         "eval_dataset": datamodule.eval_dataset,  # == dataset unless data.eval_set names another
-        "shots": cfg.data.shots,
-        "split_seed": cfg.data.seed,
+        "train_split": split,
+        "shots": shots,
+        "split_seed": split_seed,
         "seed": cfg.seed,
         "exact_match": metrics["exact_match"],
         "f1": metrics["f1"],

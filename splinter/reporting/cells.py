@@ -82,7 +82,7 @@ class Cell:
     def stat(self, metric: str) -> Stat | None:
         if not self.runs:
             return None
-        runs = sorted(self.runs, key=lambda r: r.split_seed)
+        runs = sorted(self.runs, key=lambda r: (r.split_seed is not None, r.split_seed or 0))
         values = [getattr(r, metric) for r in runs]
         std = statistics.stdev(values) if len(values) > 1 else None
         return Stat(statistics.fmean(values), std, len(values), tuple(r.split_seed for r in runs))
@@ -129,7 +129,7 @@ def build_table(runs: Sequence[Run], failed: Sequence[FailedJob]) -> tuple[Table
     """Cells of every run and placed failed job; the duplicates that were set aside."""
     placed = [f for f in failed if f.placed]
     keys = row_keys([*runs, *placed])
-    by_seed: dict[tuple[Row, Column, int], list[Run]] = defaultdict(list)
+    by_seed: dict[tuple[Row, Column, int | None], list[Run]] = defaultdict(list)
     for run in runs:
         by_seed[(row_of(run, keys), column_of(run), run.split_seed)].append(run)
     table: Table = {}
@@ -140,7 +140,7 @@ def build_table(runs: Sequence[Run], failed: Sequence[FailedJob]) -> tuple[Table
         for older in same[:-1]:
             why = _why_duplicate(older, kept)
             log.warning(
-                "duplicate run %s, %s, split seed %d: keeping %s (newest), ignoring %s (%s)",
+                "duplicate run %s, %s, split seed %s: keeping %s (newest), ignoring %s (%s)",
                 row.label,
                 column.label,
                 seed,

@@ -67,7 +67,7 @@ class Run:
     dataset: str
     eval_dataset: str | None  # None: evaluated on the training dataset's own dev set
     shots: int
-    split_seed: int
+    split_seed: int | None  # None: trained on a train_file read whole, not a split of a release
     exact_match: float
     f1: float
     path: Path
@@ -247,7 +247,7 @@ def load_run(path: Path) -> Run:
         dataset=dataset,
         eval_dataset=out_of_domain(dataset, data.get("eval_dataset")),
         shots=_as_int(path, data, "shots"),
-        split_seed=_as_int(path, data, "split_seed"),
+        split_seed=None if data["split_seed"] is None else _as_int(path, data, "split_seed"),
         exact_match=_as_score(path, data, "exact_match"),
         f1=_as_score(path, data, "f1"),
         path=path,
