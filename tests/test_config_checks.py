@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from run_helpers import FIXTURE_ROOT, run_evaluate, run_train
 
-from splinter.errors import ConfigError
+from splinter.errors import ConfigError, DataError
 
 
 @pytest.mark.parametrize(
@@ -55,10 +57,25 @@ def test_a_global_batch_that_does_not_split_over_the_processes_is_one_line(tmp_p
 
 
 def test_evaluate_with_custom_data_needs_no_train_file(tmp_path):
-    (tmp_path / "predictions.json").write_text("{}")
+    (tmp_path / "predictions.json").write_text(json.dumps({"56be4db0acb8001400a502ec": "Denver Broncos"}))
     scored = run_evaluate(tmp_path / "run", "data=custom", f"data.eval_file={FIXTURE_ROOT / 'mrqa-dev' / 'SQuAD.jsonl.gz'}",
                           f"predictions={tmp_path / 'predictions.json'}")
-    assert scored["num_questions"] == 40 and scored["f1"] == 0.0
+    # one exact answer of 40 questions; the other 39 are unanswered and score 0
+    assert scored["num_questions"] == 40 and scored["f1"] == scored["exact_match"] == 2.5
+    assert (scored["unanswered"], scored["unknown_ids"]) == (39, 0)
+
+
+@pytest.mark.parametrize("content", [{}, {"not-a-question": "foo"}])
+def test_predictions_of_another_evaluation_set_are_one_line_not_a_score_of_zero(tmp_path, content):
+    predictions = tmp_path / "predictions.json"
+    predictions.write_text(json.dumps(content))
+    eval_file = FIXTURE_ROOT / "mrqa-dev" / "SQuAD.jsonl.gz"
+    with pytest.raises(DataError) as error:
+        run_evaluate(tmp_path / "run", "data=custom", f"data.eval_file={eval_file}", f"predictions={predictions}")
+    example = " (e.g. 'not-a-question')" if content else ""
+    assert str(error.value) == (f"{predictions}: none of its {len(content)} ids is a question of {eval_file}{example}: "
+                                "predictions for another evaluation set?")
+    assert not (tmp_path / "run" / "results.json").exists()
 
 
 def test_training_with_custom_data_names_the_missing_train_file(tmp_path):

@@ -71,6 +71,22 @@ def _read_predictions(path: Path) -> dict[str, str]:
     return predictions
 
 
+def _coverage(path: Path, predictions: dict[str, str], references: dict, eval_path) -> dict[str, int]:
+    """How the predictions' ids meet the evaluation questions: unanswered questions score 0 (the official
+    script's rule) and ids of no question are ignored; both are counted in results.json. A file that
+    answers none of the questions is an error (another set's predictions, or an empty file)."""
+    answered = sum(qid in predictions for qid in references)
+    unknown = [qid for qid in predictions if qid not in references]
+    if not answered:
+        example = f" (e.g. {unknown[0]!r})" if unknown else ""
+        raise DataError(path, f"none of its {len(predictions)} ids is a question of {eval_path}{example}: "
+                              "predictions for another evaluation set?")
+    if unknown:
+        log.warning("%s: %d ids are not questions of %s and are ignored (e.g. %r)",
+                    path, len(unknown), eval_path, unknown[0])
+    return {"unanswered": len(references) - answered, "unknown_ids": len(unknown)}
+
+
 def _check(cfg: DictConfig) -> None:
     if OmegaConf.is_missing(cfg.data, "train_file"):
         cfg.data.train_file = None  # data=custom: evaluation never reads a training file
@@ -91,9 +107,10 @@ def run(cfg: DictConfig) -> dict:
 
     if cfg.predictions:
         datamodule.setup("test", windows=False)  # references only: no windows, no model
+        references = datamodule.references()
         predictions = _read_predictions(Path(cfg.predictions))
-        metrics = {**squad_scores(predictions, datamodule.references()),
-                   "num_questions": len(datamodule.references())}
+        coverage = _coverage(Path(cfg.predictions), predictions, references, datamodule.eval_path)
+        metrics = {**squad_scores(predictions, references), "num_questions": len(references), **coverage}
         source = {"predictions": str(cfg.predictions), "predictions_sha256": file_sha256(cfg.predictions)}
     else:
         trainer = instantiate_node(cfg.trainer, logger=False, callbacks=[], max_steps=-1)
@@ -109,7 +126,7 @@ def run(cfg: DictConfig) -> dict:
         "exact_match": metrics["exact_match"],
         "f1": metrics["f1"],
         "num_questions": metrics["num_questions"],
-        **({"num_windows": metrics["num_windows"]} if "num_windows" in metrics else {}),
+        **{key: metrics[key] for key in ("num_windows", "unanswered", "unknown_ids") if key in metrics},
         "eval_file": str(datamodule.eval_path),
         "data": datamodule.data_info(),
     })
