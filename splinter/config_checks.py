@@ -133,9 +133,9 @@ RULES: dict[str, Rule] = {
 _ABSENT = object()
 
 
-def check_config(cfg: DictConfig) -> None:
-    """Raise ConfigError for the first key of `RULES` whose value is not allowed."""
-    for key, rule in RULES.items():
+def check_config(cfg: DictConfig, rules: dict[str, Rule] | None = None) -> None:
+    """Raise ConfigError for the first key of `rules` (default: `RULES`) whose value is not allowed."""
+    for key, rule in (RULES if rules is None else rules).items():
         try:
             value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=True)
         except MissingMandatoryValue:  # `???`: check_required names it where the key is needed

@@ -18,12 +18,15 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from splinter.config_checks import boolean, check_config, integer
 from splinter.data.questions import read_questions
 from splinter.errors import ConfigError
 from splinter.files import atomic_write, write_json
 from splinter.inference import SETTING_KEYS, QuestionAnswerer, Skipped
 
 log = logging.getLogger("splinter")
+
+PREDICT_RULES = {"top_k": integer(1), "probability": boolean(), "progress": boolean()}
 
 
 def run(cfg: DictConfig) -> dict:
@@ -32,9 +35,11 @@ def run(cfg: DictConfig) -> dict:
         if not cfg.get(key):
             raise ConfigError(key, "is required: python predict.py checkpoint=<dir|hub id|run.ckpt|minilm> "
                               "input=<questions file> output=<answers.jsonl>")
+    check_config(cfg, PREDICT_RULES)
     top_k = cfg.top_k
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ConfigError("top_k", f"must be an integer >= 1, got {top_k!r}")
+    output = Path(cfg.output)
+    if output.is_dir():  # found before the model answers every question, not when the answers are written
+        raise ConfigError("output", f"{output} is a directory: give the answers file, e.g. {output / 'answers.jsonl'}")
     settings = OmegaConf.to_container(cfg.settings, resolve=True) if cfg.get("settings") else {}
     unknown = sorted(set(settings) - set(SETTING_KEYS))
     if unknown:
@@ -45,7 +50,6 @@ def run(cfg: DictConfig) -> dict:
     qa = QuestionAnswerer.from_pretrained(str(cfg.checkpoint), device=cfg.device, dtype=cfg.dtype, **settings)
     log.info("settings from %s: %s, %s", qa.settings_source, qa.windows, qa.decoding)
 
-    output = Path(cfg.output)
     skipped = Counter(summary.skipped)
     answered = 0
     stream = qa.answer_stream(((q["question"], q["context"]) for q in questions),
