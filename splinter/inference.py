@@ -49,6 +49,12 @@ _WINDOW_KEYS = tuple(f.name for f in fields(WindowSettings))
 _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
            "float16": torch.float16, "fp16": torch.float16}
 NO_TOKENS = "context has no tokens the model can read"
+# Windows per forward pass when neither the caller nor the checkpoint's run says. A CPU forward is
+# compute-bound: 120 SQuAD dev questions with MiniLM on 2 threads (fp32, windows sorted by length) ran
+# at 67 / 69 / 67 / 59 / 50 questions/s with batches of 4 / 8 / 16 / 32 / 64 (bench/README.md). An
+# accelerator wants large batches: evaluation's `eval_batch_size` default.
+CPU_BATCH_SIZE = 8
+ACCELERATOR_BATCH_SIZE = 32
 # The answer when no window has a valid span (evaluation predicts "" too).
 _NOT_FOUND = {"answer": "", "start": None, "end": None, "score": None}
 
@@ -89,7 +95,8 @@ class QuestionAnswerer:
     Args:
         model, tokenizer: the model and the tokenizer it was trained with (`load_tokenizer`).
         windows, decoding: the window and decoding settings (defaults: the paper's).
-        batch_size: windows per forward pass (evaluation's `eval_batch_size`).
+        batch_size: windows per forward pass; None: `CPU_BATCH_SIZE` (8) on the CPU, else
+            `ACCELERATOR_BATCH_SIZE` (32, evaluation's `eval_batch_size` default).
         pad_to_multiple_of: batches are padded to their longest window rounded up to this.
         device: "cpu", "cuda", ...; None: CUDA when available, else the CPU.
         dtype: the autocast dtype of the forward pass (``torch.bfloat16`` / "bf16" as evaluation's
@@ -104,17 +111,20 @@ class QuestionAnswerer:
         tokenizer: Tokenizer,
         windows: WindowSettings | None = None,
         decoding: DecodingSettings | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         pad_to_multiple_of: int | None = 8,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         chunk_size: int = 1024,
     ):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                       or batch_size < 1):
             raise ConfigError("batch_size", f"must be an integer >= 1, got {batch_size!r}")
         if chunk_size < 1:
             raise ConfigError("chunk_size", f"must be >= 1, got {chunk_size!r}")
         self.device = _device(device)
+        if batch_size is None:
+            batch_size = CPU_BATCH_SIZE if self.device.type == "cpu" else ACCELERATOR_BATCH_SIZE
         self.dtype = _dtype(dtype, self.device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
@@ -168,7 +178,7 @@ class QuestionAnswerer:
             saved_tokenizer,
             windows=WindowSettings(**{k: chosen[k] for k in _WINDOW_KEYS if k in chosen}),
             decoding=DecodingSettings(**{k: chosen[k] for k in _DECODING_KEYS if k in chosen}),
-            batch_size=int(chosen.get("batch_size", 32)),
+            batch_size=int(chosen["batch_size"]) if "batch_size" in chosen else None,
             pad_to_multiple_of=chosen.get("pad_to_multiple_of", 8),
             device=device,
             dtype=dtype,
@@ -262,29 +272,37 @@ class QuestionAnswerer:
         return results
 
     def _window_candidates(self, rows: dict[str, list], windows: EvaluationSet, keep: int) -> SpanCandidates:
-        """The `keep` best spans of every window, best first (evaluation's forward + `top_spans`)."""
+        """The `keep` best spans of every window, best first (evaluation's forward + `top_spans`), in the
+        order of `rows`.
+
+        The windows run longest first (a stable sort by token count) so that each batch holds windows of
+        about one length: a list of short questions and long contexts then pads little, and on a CPU,
+        where the forward is compute-bound, padded tokens cost as much as real ones. Attention masks
+        keep padding out of every real token's result, so the order changes no answer.
+        """
         context_mask = windows.context_masks
         max_context = windows.max_context_masks if self.decoding.use_max_context else None
+        order = sorted(range(len(rows["input_ids"])), key=lambda w: -len(rows["input_ids"][w]))
         parts = []
-        n = len(rows["input_ids"])
         with torch.inference_mode(), self._autocast():
-            for begin in range(0, n, self.batch_size):
-                end = min(begin + self.batch_size, n)
-                batch = self.collator([{k: rows[k][i] for k in _MODEL_COLUMNS} for i in range(begin, end)])
+            for begin in range(0, len(order), self.batch_size):
+                chosen = order[begin:begin + self.batch_size]
+                batch = self.collator([{k: rows[k][w] for k in _MODEL_COLUMNS} for w in chosen])
                 batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
                 length = batch["input_ids"].shape[1]
                 output = self.model(**batch)  # one question per window: logits [B, 1, L]
                 found = top_spans(
                     output.start_logits.squeeze(1),
                     output.end_logits.squeeze(1),
-                    _fit(context_mask[begin:end], length).to(self.device),
+                    _fit(context_mask[chosen], length).to(self.device),
                     max_answer_length=self.decoding.max_answer_length,
                     n_best=self.decoding.n_best,
-                    max_context_mask=None if max_context is None else _fit(max_context[begin:end], length),
+                    max_context_mask=None if max_context is None else _fit(max_context[chosen], length),
                 )
                 parts.append(SpanCandidates(found.scores[:, :keep], found.starts[:, :keep],
                                             found.ends[:, :keep], found.valid[:, :keep]))
-        return SpanCandidates(*(torch.cat([getattr(p, f) for p in parts]).cpu()
+        back = torch.argsort(torch.tensor(order))  # sorted position of each window, in input order
+        return SpanCandidates(*(torch.cat([getattr(p, f) for p in parts]).cpu()[back]
                                 for f in ("scores", "starts", "ends", "valid")))
 
     def _autocast(self):
