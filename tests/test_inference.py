@@ -225,3 +225,21 @@ def test_windows_run_longest_first_yet_results_keep_input_order_and_answers(tiny
             (a["answer"], a["start"], a["end"]) for a in expected]
         assert [a["score"] for a in many] == pytest.approx([a["score"] for a in expected], abs=1e-4)
         assert all(a["answer"] and context[a["start"]:a["end"]] == a["answer"] for a in many)
+
+
+def test_question_files_take_integer_ids_as_the_training_readers_do(tmp_path):
+    span = {"text": "William Shakespeare", "char_spans": [[31, 49]]}
+    qas = [{"id": 7, "question": "Who wrote it?", "answers": [span["text"]], "detected_answers": [span]},
+           {"id": "", "qid": 8, "question": "Who?", "answers": [span["text"]], "detected_answers": [span]}]
+    path = tmp_path / "ints.jsonl"
+    path.write_text(json.dumps({"header": {"dataset": "x"}}) + "\n" + json.dumps({"context": HAMLET, "qas": qas}) + "\n")
+    questions, _ = read_questions(path)
+    examples, _ = read_examples(path, training=False)
+    assert [q["id"] for q in questions] == examples["id"] == ["7", "8"]
+    squad = {"data": [{"paragraphs": [{"context": HAMLET, "qas": [{"id": 12, "question": "Who wrote it?"}]}]}]}
+    (tmp_path / "ints.json").write_text(json.dumps(squad))
+    assert [q["id"] for q in read_questions(tmp_path / "ints.json")[0]] == ["12"]
+    (tmp_path / "bool.jsonl").write_text(json.dumps({"context": HAMLET, "qas": [{"id": True, "question": "Who?"}]}) + "\n")
+    with pytest.raises(DataError, match=r"bool.jsonl:1: qas\[0\]: field 'id' should be a non-empty string or an "
+                                        r"integer, got True"):
+        read_questions(tmp_path / "bool.jsonl")
