@@ -37,8 +37,8 @@ from splinter.data.batches import Collator
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.windows import WindowSettings, windows_from_columns
 from splinter.errors import CheckpointError, ConfigError, SplinterError
-from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
+from splinter.qa.checkpoint import read_training_checkpoint
 from splinter.spans import SpanCandidates, best_predictions, top_spans
 from splinter.tokenizer import load_tokenizer
 
@@ -445,19 +445,11 @@ def _dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype
 
 
 def _load_lightning_checkpoint(path: Path):
-    """Model, tokenizer (or None) and saved settings from a train.py `.ckpt` (read with weights_only)."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        config = SplinterConfig.from_dict(checkpoint["splinter_config"])
-        state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
-        model = SplinterForQuestionAnswering(config)
-        model.load_state_dict(state)
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line report
-        raise CheckpointError(f"{path}: not a readable splinter training checkpoint ({error})") from None
-    tokenizer = checkpoint.get("splinter_tokenizer")
-    saved = {**(checkpoint.get("datamodule_hyper_parameters") or {}), **(checkpoint.get("hyper_parameters") or {})}
-    return (model.eval(), Tokenizer.from_str(tokenizer) if tokenizer else None, _settings_from(saved),
-            f"{path} (hyper-parameters)" if saved else "defaults")
+    """Model, tokenizer (or None) and saved settings from a train.py `.ckpt` (evaluate.py's reader)."""
+    saved = read_training_checkpoint(path)
+    settings = {**saved.data_hyper_parameters, **saved.hyper_parameters}
+    return (saved.build_model(), saved.tokenizer, _settings_from(settings),
+            f"{path} (hyper-parameters)" if settings else "defaults")
 
 
 def _run_config_settings(model_dir: Path) -> tuple[dict, str]:
