@@ -50,10 +50,11 @@ _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bf
            "float16": torch.float16, "fp16": torch.float16}
 NO_TOKENS = "context has no tokens the model can read"
 # Windows per forward pass when neither the caller nor the checkpoint's run says. A CPU forward is
-# compute-bound: 120 SQuAD dev questions with MiniLM on 2 threads (fp32, windows sorted by length) ran
-# at 67 / 69 / 67 / 59 / 50 questions/s with batches of 4 / 8 / 16 / 32 / 64 (bench/README.md). An
-# accelerator wants large batches: evaluation's `eval_batch_size` default.
-CPU_BATCH_SIZE = 8
+# compute-bound and larger batches lose to cache misses: 120 SQuAD dev questions, MiniLM, 2 threads,
+# windows sorted by length, batches of 4 / 8 / 16 / 32 / 64 ran at 68 / 72 / 70 / 61 / 55 questions/s
+# in fp32 and 129 / 161 / 176 / 174 / 148 under bf16 autocast (bench/README.md); 16 is within 3 % of
+# the best of both. An accelerator wants large batches: evaluation's `eval_batch_size` default.
+CPU_BATCH_SIZE = 16
 ACCELERATOR_BATCH_SIZE = 32
 # The answer when no window has a valid span (evaluation predicts "" too).
 _NOT_FOUND = {"answer": "", "start": None, "end": None, "score": None}
@@ -95,7 +96,7 @@ class QuestionAnswerer:
     Args:
         model, tokenizer: the model and the tokenizer it was trained with (`load_tokenizer`).
         windows, decoding: the window and decoding settings (defaults: the paper's).
-        batch_size: windows per forward pass; None: `CPU_BATCH_SIZE` (8) on the CPU, else
+        batch_size: windows per forward pass; None: `CPU_BATCH_SIZE` (16) on the CPU, else
             `ACCELERATOR_BATCH_SIZE` (32, evaluation's `eval_batch_size` default).
         pad_to_multiple_of: batches are padded to their longest window rounded up to this.
         device: "cpu", "cuda", ...; None: CUDA when available, else the CPU.

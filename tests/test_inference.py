@@ -203,7 +203,7 @@ def test_windows_run_longest_first_yet_results_keep_input_order_and_answers(tiny
     model = perturbed(SplinterForQuestionAnswering(SplinterConfig(**{**TINY, "vocab_size": 30522,
                                                                     "max_position_embeddings": 512})))
     tokenizer = tiny_answerer.tokenizer
-    assert tiny_answerer.batch_size == 8  # the CPU default (a run's eval_batch_size wins: 32 above)
+    assert tiny_answerer.batch_size == 16  # the CPU default (a run's eval_batch_size wins: 32 above)
     windows = WindowSettings(max_seq_length=48, doc_stride=16, max_query_length=16)
     sizes = [3, 120, 8, 1, 60, 15, 200, 5]  # short and multi-window contexts, interleaved
     contexts = [" ".join(f"w{q}x{i}" for i in range(n)) for q, n in enumerate(sizes)]
