@@ -8,7 +8,8 @@ paragraphs, ~150 tokens each), from raw strings to answer dicts. The reference i
 pipeline's algorithm on transformers' model and fast tokenizer (`bench/pipeline_reference.py`: the
 installed transformers 5 no longer ships that pipeline). Timed modes:
 
-* ours, a list: ``qa(list_of_dicts)``: windows of all questions, batches of 32, decoding on the device;
+* ours, a list: ``qa(list_of_dicts)``: windows of all questions sorted by length, in batches (16 on a
+  CPU, 32 on CUDA: the defaults), decoding on the device;
 * ours, one call per question: ``qa(question=..., context=...)`` in a loop;
 * reference: the pipeline's default, one question at a time and each window its own forward pass;
 * on CPU also both under bf16 autocast (`dtype="bf16"`; the pipeline with the same autocast): this CPU's

@@ -37,8 +37,8 @@ from splinter.data.batches import Collator
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.windows import WindowSettings, windows_from_columns
 from splinter.errors import CheckpointError, ConfigError, SplinterError
-from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
+from splinter.qa.checkpoint import read_training_checkpoint
 from splinter.spans import SpanCandidates, best_predictions, top_spans
 from splinter.tokenizer import load_tokenizer
 
@@ -49,6 +49,13 @@ _WINDOW_KEYS = tuple(f.name for f in fields(WindowSettings))
 _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
            "float16": torch.float16, "fp16": torch.float16}
 NO_TOKENS = "context has no tokens the model can read"
+# Windows per forward pass when neither the caller nor the checkpoint's run says. A CPU forward is
+# compute-bound and larger batches lose to cache misses: 120 SQuAD dev questions, MiniLM, 2 threads,
+# windows sorted by length, batches of 4 / 8 / 16 / 32 / 64 ran at 68 / 72 / 70 / 61 / 55 questions/s
+# in fp32 and 129 / 161 / 176 / 174 / 148 under bf16 autocast (bench/README.md); 16 is within 3 % of
+# the best of both. An accelerator wants large batches: evaluation's `eval_batch_size` default.
+CPU_BATCH_SIZE = 16
+ACCELERATOR_BATCH_SIZE = 32
 # The answer when no window has a valid span (evaluation predicts "" too).
 _NOT_FOUND = {"answer": "", "start": None, "end": None, "score": None}
 
@@ -89,7 +96,8 @@ class QuestionAnswerer:
     Args:
         model, tokenizer: the model and the tokenizer it was trained with (`load_tokenizer`).
         windows, decoding: the window and decoding settings (defaults: the paper's).
-        batch_size: windows per forward pass (evaluation's `eval_batch_size`).
+        batch_size: windows per forward pass; None: `CPU_BATCH_SIZE` (16) on the CPU, else
+            `ACCELERATOR_BATCH_SIZE` (32, evaluation's `eval_batch_size` default).
         pad_to_multiple_of: batches are padded to their longest window rounded up to this.
         device: "cpu", "cuda", ...; None: CUDA when available, else the CPU.
         dtype: the autocast dtype of the forward pass (``torch.bfloat16`` / "bf16" as evaluation's
@@ -104,17 +112,20 @@ class QuestionAnswerer:
         tokenizer: Tokenizer,
         windows: WindowSettings | None = None,
         decoding: DecodingSettings | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         pad_to_multiple_of: int | None = 8,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         chunk_size: int = 1024,
     ):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                       or batch_size < 1):
             raise ConfigError("batch_size", f"must be an integer >= 1, got {batch_size!r}")
         if chunk_size < 1:
             raise ConfigError("chunk_size", f"must be >= 1, got {chunk_size!r}")
         self.device = _device(device)
+        if batch_size is None:
+            batch_size = CPU_BATCH_SIZE if self.device.type == "cpu" else ACCELERATOR_BATCH_SIZE
         self.dtype = _dtype(dtype, self.device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
@@ -168,7 +179,7 @@ class QuestionAnswerer:
             saved_tokenizer,
             windows=WindowSettings(**{k: chosen[k] for k in _WINDOW_KEYS if k in chosen}),
             decoding=DecodingSettings(**{k: chosen[k] for k in _DECODING_KEYS if k in chosen}),
-            batch_size=int(chosen.get("batch_size", 32)),
+            batch_size=int(chosen["batch_size"]) if "batch_size" in chosen else None,
             pad_to_multiple_of=chosen.get("pad_to_multiple_of", 8),
             device=device,
             dtype=dtype,
@@ -262,29 +273,37 @@ class QuestionAnswerer:
         return results
 
     def _window_candidates(self, rows: dict[str, list], windows: EvaluationSet, keep: int) -> SpanCandidates:
-        """The `keep` best spans of every window, best first (evaluation's forward + `top_spans`)."""
+        """The `keep` best spans of every window, best first (evaluation's forward + `top_spans`), in the
+        order of `rows`.
+
+        The windows run longest first (a stable sort by token count) so that each batch holds windows of
+        about one length: a list of short questions and long contexts then pads little, and on a CPU,
+        where the forward is compute-bound, padded tokens cost as much as real ones. Attention masks
+        keep padding out of every real token's result, so the order changes no answer.
+        """
         context_mask = windows.context_masks
         max_context = windows.max_context_masks if self.decoding.use_max_context else None
+        order = sorted(range(len(rows["input_ids"])), key=lambda w: -len(rows["input_ids"][w]))
         parts = []
-        n = len(rows["input_ids"])
         with torch.inference_mode(), self._autocast():
-            for begin in range(0, n, self.batch_size):
-                end = min(begin + self.batch_size, n)
-                batch = self.collator([{k: rows[k][i] for k in _MODEL_COLUMNS} for i in range(begin, end)])
+            for begin in range(0, len(order), self.batch_size):
+                chosen = order[begin:begin + self.batch_size]
+                batch = self.collator([{k: rows[k][w] for k in _MODEL_COLUMNS} for w in chosen])
                 batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
                 length = batch["input_ids"].shape[1]
                 output = self.model(**batch)  # one question per window: logits [B, 1, L]
                 found = top_spans(
                     output.start_logits.squeeze(1),
                     output.end_logits.squeeze(1),
-                    _fit(context_mask[begin:end], length).to(self.device),
+                    _fit(context_mask[chosen], length).to(self.device),
                     max_answer_length=self.decoding.max_answer_length,
                     n_best=self.decoding.n_best,
-                    max_context_mask=None if max_context is None else _fit(max_context[begin:end], length),
+                    max_context_mask=None if max_context is None else _fit(max_context[chosen], length),
                 )
                 parts.append(SpanCandidates(found.scores[:, :keep], found.starts[:, :keep],
                                             found.ends[:, :keep], found.valid[:, :keep]))
-        return SpanCandidates(*(torch.cat([getattr(p, f) for p in parts]).cpu()
+        back = torch.argsort(torch.tensor(order))  # sorted position of each window, in input order
+        return SpanCandidates(*(torch.cat([getattr(p, f) for p in parts]).cpu()[back]
                                 for f in ("scores", "starts", "ends", "valid")))
 
     def _autocast(self):
@@ -427,19 +446,11 @@ def _dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype
 
 
 def _load_lightning_checkpoint(path: Path):
-    """Model, tokenizer (or None) and saved settings from a train.py `.ckpt` (read with weights_only)."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        config = SplinterConfig.from_dict(checkpoint["splinter_config"])
-        state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
-        model = SplinterForQuestionAnswering(config)
-        model.load_state_dict(state)
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line report
-        raise CheckpointError(f"{path}: not a readable splinter training checkpoint ({error})") from None
-    tokenizer = checkpoint.get("splinter_tokenizer")
-    saved = {**(checkpoint.get("datamodule_hyper_parameters") or {}), **(checkpoint.get("hyper_parameters") or {})}
-    return (model.eval(), Tokenizer.from_str(tokenizer) if tokenizer else None, _settings_from(saved),
-            f"{path} (hyper-parameters)" if saved else "defaults")
+    """Model, tokenizer (or None) and saved settings from a train.py `.ckpt` (evaluate.py's reader)."""
+    saved = read_training_checkpoint(path)
+    settings = {**saved.data_hyper_parameters, **saved.hyper_parameters}
+    return (saved.build_model(), saved.tokenizer, _settings_from(settings),
+            f"{path} (hyper-parameters)" if settings else "defaults")
 
 
 def _run_config_settings(model_dir: Path) -> tuple[dict, str]:

@@ -78,6 +78,27 @@ def test_evaluate_a_ckpt_whose_stored_config_does_not_match_its_weights(last_ckp
     assert str(error.value).endswith("(16 weights missing, e.g. splinter.encoder.layer.2.attention.output.LayerNorm.bias)")
 
 
+def test_the_answerer_reads_a_ckpt_with_evaluations_reader_and_its_errors(last_ckpt, tmp_path):
+    from splinter.inference import QuestionAnswerer
+
+    checkpoint = torch.load(last_ckpt, weights_only=True)
+    checkpoint["splinter_config"]["num_hidden_layers"] = 3
+    edited = tmp_path / "edited.ckpt"
+    torch.save(checkpoint, edited)
+    with pytest.raises(CheckpointError) as error:
+        QuestionAnswerer.from_pretrained(edited)
+    assert str(error.value) == (f"{edited}: its stored config does not match its weights "
+                                "(16 weights missing, e.g. splinter.encoder.layer.2.attention.output.LayerNorm.bias)")
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "payload": RunsCode()}, evil)
+    with pytest.raises(CheckpointError, match="REFUSED: the checkpoint contains Python objects or code"):
+        QuestionAnswerer.from_pretrained(evil)
+    assert not os.path.exists("/tmp/splinter-pickle-ran-code")
+    with pytest.raises(CheckpointError) as error:
+        QuestionAnswerer.from_pretrained(tmp_path / "nope.ckpt")
+    assert str(error.value) == f"{tmp_path / 'nope.ckpt'}: checkpoint not found"
+
+
 def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     real_save, saves = torch.save, []
 

@@ -8,10 +8,11 @@ import json
 import pytest
 import torch
 from run_helpers import FIXTURE_ROOT, run_cli, run_evaluate, run_train
-from tiny_config import TINY
+from tiny_config import TINY, perturbed
 
 from splinter.data.questions import read_questions
 from splinter.data.readers import read_examples
+from splinter.data.windows import WindowSettings
 from splinter.errors import ConfigError, DataError
 from splinter.inference import InputError, QuestionAnswerer
 from splinter.model.config import SplinterConfig
@@ -194,3 +195,51 @@ def test_an_unknown_hub_id_offline_is_one_line():
     with pytest.raises(CheckpointError) as error:
         QuestionAnswerer.from_pretrained("no-such-owner/no-such-model")
     assert "\n" not in str(error.value) and "no-such-owner/no-such-model" in str(error.value)
+
+
+def test_windows_run_longest_first_yet_results_keep_input_order_and_answers(tiny_answerer):
+    """Batches of windows sorted by length give, in input order, the answers of unbatched calls."""
+    torch.manual_seed(0)  # perturbed: a fresh head scores every span 0, and ties would prove nothing
+    model = perturbed(SplinterForQuestionAnswering(SplinterConfig(**{**TINY, "vocab_size": 30522,
+                                                                    "max_position_embeddings": 512})))
+    tokenizer = tiny_answerer.tokenizer
+    assert tiny_answerer.batch_size == 16  # the CPU default (a run's eval_batch_size wins: 32 above)
+    windows = WindowSettings(max_seq_length=48, doc_stride=16, max_query_length=16)
+    sizes = [3, 120, 8, 1, 60, 15, 200, 5]  # short and multi-window contexts, interleaved
+    contexts = [" ".join(f"w{q}x{i}" for i in range(n)) for q, n in enumerate(sizes)]
+    questions = [f"Which word of text {q}?" for q in range(len(sizes))]
+    sorted_qa = QuestionAnswerer(model, tokenizer, windows=windows, batch_size=3, device="cpu")
+    lengths = []
+    hook = model.register_forward_pre_hook(lambda _, args, kwargs: lengths.append(
+        kwargs["attention_mask"].shape[1]), with_kwargs=True)
+    try:
+        results = sorted_qa(question=questions, context=contexts, top_k=3)
+    finally:
+        hook.remove()
+    assert len(lengths) > 3 and lengths == sorted(lengths, reverse=True) and lengths[0] > lengths[-1]
+    # batch_size=1: every window alone, unpadded, one question per call: nothing to sort
+    alone = QuestionAnswerer(model, tokenizer, windows=windows, batch_size=1, device="cpu")
+    for question, context, many in zip(questions, contexts, results, strict=True):
+        expected = alone(question=question, context=context, top_k=3)
+        assert [(a["answer"], a["start"], a["end"]) for a in many] == [
+            (a["answer"], a["start"], a["end"]) for a in expected]
+        assert [a["score"] for a in many] == pytest.approx([a["score"] for a in expected], abs=1e-4)
+        assert all(a["answer"] and context[a["start"]:a["end"]] == a["answer"] for a in many)
+
+
+def test_question_files_take_integer_ids_as_the_training_readers_do(tmp_path):
+    span = {"text": "William Shakespeare", "char_spans": [[31, 49]]}
+    qas = [{"id": 7, "question": "Who wrote it?", "answers": [span["text"]], "detected_answers": [span]},
+           {"id": "", "qid": 8, "question": "Who?", "answers": [span["text"]], "detected_answers": [span]}]
+    path = tmp_path / "ints.jsonl"
+    path.write_text(json.dumps({"header": {"dataset": "x"}}) + "\n" + json.dumps({"context": HAMLET, "qas": qas}) + "\n")
+    questions, _ = read_questions(path)
+    examples, _ = read_examples(path, training=False)
+    assert [q["id"] for q in questions] == examples["id"] == ["7", "8"]
+    squad = {"data": [{"paragraphs": [{"context": HAMLET, "qas": [{"id": 12, "question": "Who wrote it?"}]}]}]}
+    (tmp_path / "ints.json").write_text(json.dumps(squad))
+    assert [q["id"] for q in read_questions(tmp_path / "ints.json")[0]] == ["12"]
+    (tmp_path / "bool.jsonl").write_text(json.dumps({"context": HAMLET, "qas": [{"id": True, "question": "Who?"}]}) + "\n")
+    with pytest.raises(DataError, match=r"bool.jsonl:1: qas\[0\]: field 'id' should be a non-empty string or an "
+                                        r"integer, got True"):
+        read_questions(tmp_path / "bool.jsonl")

@@ -10,6 +10,9 @@
 - SQuAD v1.1 / v2.0 `.json` (`.json.gz`): `{"data": [{"paragraphs": [{"context", "qas": [{"id",
   "question"}]}]}]}`, with or without answers.
 
+Question ids follow the training and evaluation readers (`readers._question_id`): a string, or an
+integer read as its string (MRQA and SQuAD files from other tools often number their questions).
+
 It returns `(questions, summary)`: a list of `{"id", "question", "context"}` dicts in file order and a
 `DataSummary` whose `skipped` counts the questions left out, by the readers' reasons (empty question or
 context, duplicate id). A file that cannot be read (bad JSON, a field missing or of the wrong type)
@@ -23,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from splinter.data.examples import SKIP_DUPLICATE_ID, SKIP_EMPTY, DataSummary
-from splinter.data.readers import _decode, _lines, _open_bytes
+from splinter.data.readers import _decode, _lines, _open_bytes, _question_id
 from splinter.errors import DataError
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
@@ -86,15 +89,12 @@ def _line_rows(line: str, path: Path, lineno: int) -> Iterator[tuple[str, str, s
             where = f"qas[{k}]: "
             if not isinstance(qa, dict):
                 raise DataError(path, f"{where}expected an object", lineno)
-            qid = qa.get("id") or qa.get("qid")
-            if not isinstance(qid, str) or not qid:
-                raise DataError(path, f"{where}missing field 'id'", lineno)
+            key = "qid" if qa.get("id") in (None, "") and "qid" in qa else "id"  # the readers' choice
+            qid = _question_id(qa, key, path, lineno, where)
             yield qid, _string(qa, "question", path, lineno, where), context
         return
-    qid = obj.get("id", str(lineno))
-    if not isinstance(qid, (str, int)) or isinstance(qid, bool):
-        raise DataError(path, f"field 'id' should be str, got {type(qid).__name__}", lineno)
-    yield str(qid), _string(obj, "question", path, lineno), context
+    qid = _question_id(obj, "id", path, lineno, "") if "id" in obj else str(lineno)
+    yield qid, _string(obj, "question", path, lineno), context
 
 
 def _json_rows(path: Path) -> Iterator[tuple[str, str, str]]:
@@ -128,4 +128,5 @@ def _json_rows(path: Path) -> Iterator[tuple[str, str, str]]:
                 here = f"{where}.qas[{q}]: "
                 if not isinstance(qa, dict):
                     raise DataError(path, f"{here}expected an object")
-                yield _string(qa, "id", path, None, here), _string(qa, "question", path, None, here), context
+                qid = _question_id(qa, "id", path, None, here)
+                yield qid, _string(qa, "question", path, None, here), context

@@ -11,15 +11,14 @@ from tokenizers import Tokenizer
 
 from splinter.config_checks import check_required
 from splinter.data.readers import file_sha256
-from splinter.errors import CheckpointError, DataError
-from splinter.files import load_torch_file, write_json
+from splinter.errors import DataError
+from splinter.files import write_json
 from splinter.metrics import squad_scores
-from splinter.model.config import SplinterConfig
+from splinter.qa.checkpoint import read_training_checkpoint
 from splinter.qa.finetune import evaluate
 from splinter.qa.module import QAModule
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
-from splinter.run.output_dir import state_mismatch
 from splinter.tokenizer import load_tokenizer
 
 log = logging.getLogger("splinter")
@@ -27,25 +26,10 @@ log = logging.getLogger("splinter")
 
 def load_module_from_ckpt(path: Path, decoding: dict) -> tuple[QAModule, Tokenizer | None]:
     """A QAModule and its tokenizer from a Lightning .ckpt written by train.py (weights_only=True)."""
-    checkpoint = load_torch_file(path, what="checkpoint")  # weights_only=True; one line if refused or broken
-    try:
-        config = SplinterConfig.from_dict(checkpoint["splinter_config"])
-        state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
-        hparams = checkpoint.get("hyper_parameters") or {}
-    except Exception as error:  # noqa: BLE001 - any unexpected content gets the same one-line report
-        raise CheckpointError(f"{path}: not a splinter training checkpoint ({error!r} missing or invalid)") from None
-    if hparams.get("backend") == "transformers":
-        # The encoder's architecture lives in its own checkpoint: rebuild from it, then load the weights.
-        module = QAModule(checkpoint=hparams["checkpoint"], model_config=hparams.get("model_config"),
-                          head_type=config.head_type, backend="transformers", **decoding)
-    else:
-        module = QAModule(checkpoint=None, model_config=config.to_dict(), head_type=config.head_type, **decoding)
-    problem = state_mismatch(module.model.state_dict(), state)
-    if problem:
-        raise CheckpointError(f"{path}: its stored config does not match its weights ({problem})")
-    module.model.load_state_dict(state)
-    tokenizer = checkpoint.get("splinter_tokenizer")
-    return module, Tokenizer.from_str(tokenizer) if tokenizer else None
+    saved = read_training_checkpoint(path)
+    module = QAModule(**saved.model_arguments, **decoding)
+    saved.load_weights(module.model)
+    return module, saved.tokenizer
 
 
 def build_eval_module(cfg: DictConfig, checkpoint: str) -> tuple[QAModule, Tokenizer | None]:
