@@ -1,13 +1,15 @@
 """Every numeric and choice key of a run's config, checked before anything is read, built or written.
 
-One table (`RULES`): full key → what it accepts. `check_config(cfg)` checks the keys the composed
-config has (fine-tuning, pretraining and evaluation configs have different ones) and raises a
-`ConfigError` naming the full key (`data.shots`, not `data`), the value and what is allowed. Checks
-that need the data (a released split exists, the tokenizer fits the model) stay where the data is.
+One table (`RULES`): full key → what it accepts, and `TASK_RULES` for keys a task reads more
+strictly than another. `check_config(cfg)` checks the keys the composed config has (fine-tuning,
+pretraining and evaluation configs have different ones), then the rules that join several keys, and
+raises a `ConfigError` naming the full key (`data.shots`, not `data`), the value and what is allowed.
+Checks that need the data (a released split exists, the tokenizer fits the model) stay where the data is.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from splinter.errors import ConfigError
+from splinter.model.config import HEAD_INITS
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,48 @@ def choice(*options: str) -> Rule:
     return Rule(lambda v: v in options, "one of " + ", ".join(options))
 
 
+def path(optional: bool = False) -> Rule:
+    # a number here is a typo (data.cache_dir=5 would make a directory named "5"), never a path
+    return Rule(lambda v: (optional and v is None) or (isinstance(v, str) and v != ""),
+                "a path (a string)" + (" or null" if optional else ""))
+
+
+def either(*rules: Rule) -> Rule:
+    return Rule(lambda v: any(rule.accepts(v) for rule in rules), ", or ".join(rule.allowed for rule in rules))
+
+
+def devices() -> Rule:
+    # Lightning's forms: a count, -1 (every device), "auto", a list of indices or a string "0,1"
+    def accepts(value) -> bool:
+        if _is_int(value):
+            return value >= 1 or value == -1
+        if isinstance(value, str):
+            return value == "auto" or re.fullmatch(r"-1|\d+(,\d+)*,?", value.replace(" ", "")) is not None
+        return OmegaConf.is_list(value) and len(value) > 0 and all(_is_int(i) and i >= 0 for i in value)
+
+    return Rule(accepts, "a number of devices >= 1, -1 (all), auto, or device indices e.g. [0,1]")
+
+
+def strategy() -> Rule:
+    # a name of Lightning's registry (read when checked: plugins may register more), or a node that
+    # Hydra instantiates into a Strategy object
+    def accepts(value) -> bool:
+        if OmegaConf.is_dict(value):
+            return "_target_" in value
+        from pytorch_lightning.strategies import StrategyRegistry
+
+        return isinstance(value, str) and (value == "auto" or value in StrategyRegistry.available_strategies())
+
+    return Rule(accepts, "auto, a Lightning strategy name (ddp, ddp_spawn, fsdp, deepspeed, ...: "
+                         "StrategyRegistry.available_strategies()) or a node with _target_")
+
+
+def _accelerators() -> tuple[str, ...]:
+    from pytorch_lightning.accelerators import AcceleratorRegistry
+
+    return ("auto", "gpu", *sorted(AcceleratorRegistry.available_accelerators()))
+
+
 def betas() -> Rule:
     return Rule(
         lambda v: OmegaConf.is_list(v) and len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v),
@@ -73,12 +118,16 @@ def betas() -> Rule:
 
 POSITIVE = integer(1)
 POSITIVE_OR_NULL = integer(1, optional=True)
+# Lightning 2's precision values (Trainer(precision=...)); the short forms are its aliases.
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "transformer-engine",
+              "transformer-engine-float16", "32", "16", "bf16", "64", 32, 16, 64)
 
 RULES: dict[str, Rule] = {
     "seed": integer(),
     "resume": boolean(),
     "model.head_type": choice("qass", "linear"),
     "model.fresh_head": boolean(),
+    "model.head_init": choice(*HEAD_INITS),
     # task (finetune and pretrain)
     "task.epochs": integer(0),
     "task.min_steps": integer(0),
@@ -128,14 +177,44 @@ RULES: dict[str, Rule] = {
     "data.shuffle_buffer": POSITIVE,
     "data.statistics_rows": POSITIVE,
     "data.debug": boolean(),
+    "data.cache_dir": path(optional=True),
+    # trainer (conf/trainer/*.yaml and the Lightning Trainer arguments users set on the command line)
+    "trainer.accelerator": choice(*_accelerators()),
+    "trainer.devices": devices(),
+    "trainer.num_nodes": POSITIVE,
+    "trainer.strategy": strategy(),
+    "trainer.precision": Rule(lambda v: isinstance(v, (str, int)) and not isinstance(v, bool) and v in PRECISIONS,
+                              "one of " + ", ".join(str(p) for p in PRECISIONS[:8])),
+    "trainer.gradient_clip_val": number(0, optional=True),
+    "trainer.gradient_clip_algorithm": Rule(lambda v: v is None or v in ("norm", "value"), "norm, value or null"),
+    "trainer.max_epochs": integer(-1, optional=True),
+    "trainer.min_epochs": integer(0, optional=True),
+    "trainer.accumulate_grad_batches": POSITIVE,
+    "trainer.num_sanity_val_steps": integer(-1, optional=True),
+    "trainer.limit_val_batches": either(integer(0), number(0, 1), Rule(lambda v: v is None, "null")),
+    "trainer.log_every_n_steps": integer(0, optional=True),
+    "trainer.deterministic": Rule(lambda v: v is None or isinstance(v, bool) or v == "warn", "true, false, warn or null"),
+    "trainer.benchmark": Rule(lambda v: v is None or isinstance(v, bool), "true, false or null"),
+    "trainer.enable_progress_bar": boolean(),
+    "trainer.enable_model_summary": boolean(),
+    "trainer.enable_checkpointing": boolean(),
+}
+
+# Keys a task reads more strictly than the shared table (by `task.name`). Fine-tuning warms up over a
+# fraction of its steps and has no warmup_steps to fall back on (pretraining has: its ratio may be null).
+TASK_RULES: dict[str, dict[str, Rule]] = {
+    "finetune": {"task.module.warmup_ratio": number(0, 1)},
 }
 
 _ABSENT = object()
 
 
 def check_config(cfg: DictConfig, rules: dict[str, Rule] | None = None) -> None:
-    """Raise ConfigError for the first key of `rules` (default: `RULES`) whose value is not allowed."""
-    for key, rule in (RULES if rules is None else rules).items():
+    """Raise ConfigError for the first key of `rules` (default: `RULES` and the task's `TASK_RULES`) whose
+    value is not allowed, then for values that do not fit together."""
+    if rules is None:
+        rules = {**RULES, **TASK_RULES.get(OmegaConf.select(cfg, "task.name", default=None), {})}
+    for key, rule in rules.items():
         try:
             value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=True)
         except MissingMandatoryValue:  # `???`: check_required names it where the key is needed
@@ -144,6 +223,18 @@ def check_config(cfg: DictConfig, rules: dict[str, Rule] | None = None) -> None:
             continue
         if not rule.accepts(value):
             raise ConfigError(key, f"got {_show(value)}, allowed: {rule.allowed}")
+    _check_windows(cfg)
+
+
+def _check_windows(cfg: DictConfig) -> None:
+    """The window lengths together (each alone passed `RULES`): a question part that leaves no room
+    for context is named here, before the run writes anything, not when the data is read."""
+    lengths = {key: OmegaConf.select(cfg, f"data.{key}", default=None)
+               for key in ("max_seq_length", "doc_stride", "max_query_length")}
+    if all(_is_int(value) for value in lengths.values()):  # a pretraining corpus has max_seq_length only
+        from splinter.data.windows import check_window_lengths  # imports datasets: only when needed
+
+        check_window_lengths(**lengths, key_prefix="data.")
 
 
 def check_required(cfg: DictConfig, group: str) -> None:
@@ -157,6 +248,8 @@ def check_required(cfg: DictConfig, group: str) -> None:
 
 
 def _show(value) -> str:
+    if value is None:
+        return "null"
     if OmegaConf.is_config(value):
         return str(OmegaConf.to_container(value))
     return repr(value) if isinstance(value, str) else str(value)

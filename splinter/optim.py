@@ -36,6 +36,19 @@ def build_optimizer(
     )
 
 
+def warmup_length(total_steps: int, ratio: float | None, steps: int | None = None) -> int:
+    """The warm-up length: round(ratio × total_steps) when a ratio is given, else `steps`.
+
+    Fine-tuning gives only a ratio (the config checks refuse a null one there); pretraining gives a
+    number of steps, which a ratio replaces when set (short runs).
+    """
+    if ratio is not None:
+        return round(ratio * total_steps)
+    if steps is None:
+        raise ValueError("warm-up needs a ratio of the total steps or a number of steps, got neither")
+    return int(steps)
+
+
 def linear_warmup_decay(
     optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
 ) -> torch.optim.lr_scheduler.LambdaLR:

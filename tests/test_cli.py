@@ -26,6 +26,15 @@ def test_config_mistakes_are_one_clear_line(tmp_path, override, expected):
     assert "Traceback" not in result.stderr
 
 
+def test_a_bad_trainer_value_is_one_line_before_the_run_writes_its_config(tmp_path):
+    result = run_cli("train.py", *TINY, f"hydra.run.dir={tmp_path}", "trainer.max_epochs=abc")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: config key 'trainer.max_epochs': got 'abc', allowed: an integer >= -1 or null")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "config.yaml").exists()
+
+
 def test_unknown_dataset_names_the_group_and_its_choices(tmp_path):
     result = run_cli("train.py", *TINY, f"hydra.run.dir={tmp_path}", "data=squadd")
     assert result.returncode != 0

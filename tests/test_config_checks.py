@@ -20,7 +20,34 @@ from splinter.errors import ConfigError, DataError
         ("data.shots=abc", "config key 'data.shots': got 'abc', allowed: an integer >= 1"),
         ("data.batch_size=0", "config key 'data.batch_size': got 0, allowed: an integer >= 1"),
         ("task.module.warmup_ratio=1.5",
-         "config key 'task.module.warmup_ratio': got 1.5, allowed: a number in [0, 1] or null"),
+         "config key 'task.module.warmup_ratio': got 1.5, allowed: a number in [0, 1]"),
+        # null is pretraining's "use warmup_steps"; fine-tuning has no warmup_steps to fall back on
+        ("task.module.warmup_ratio=null",
+         "config key 'task.module.warmup_ratio': got null, allowed: a number in [0, 1]"),
+        ("trainer.max_epochs=abc", "config key 'trainer.max_epochs': got 'abc', allowed: an integer >= -1 or null"),
+        ("trainer.gradient_clip_val=abc",
+         "config key 'trainer.gradient_clip_val': got 'abc', allowed: a number >= 0 or null"),
+        ("trainer.devices=0", "config key 'trainer.devices': got 0, allowed: a number of devices >= 1, -1 (all), "
+                              "auto, or device indices e.g. [0,1]"),
+        ("trainer.precision=17", "config key 'trainer.precision': got 17, allowed: one of 32-true, bf16-mixed, "
+                                 "16-mixed, bf16-true, 16-true, 64-true, transformer-engine, "
+                                 "transformer-engine-float16"),
+        ("trainer.accelerator=quantum",
+         "config key 'trainer.accelerator': got 'quantum', allowed: one of auto, gpu, cpu, cuda, mps, tpu"),
+        ("trainer.log_every_n_steps=-1",
+         "config key 'trainer.log_every_n_steps': got -1, allowed: an integer >= 0 or null"),
+        ("trainer.deterministic=sometimes",
+         "config key 'trainer.deterministic': got 'sometimes', allowed: true, false, warn or null"),
+        ("+trainer.strategy=ddp_spawnn",
+         "config key 'trainer.strategy': got 'ddp_spawnn', allowed: auto, a Lightning strategy name (ddp, "
+         "ddp_spawn, fsdp, deepspeed, ...: StrategyRegistry.available_strategies()) or a node with _target_"),
+        ("trainer.limit_val_batches=1.5", "config key 'trainer.limit_val_batches': got 1.5, allowed: an integer "
+                                           ">= 0, or a number in [0, 1], or null"),
+        ("data.cache_dir=5", "config key 'data.cache_dir': got 5, allowed: a path (a string) or null"),
+        ("model.head_init=bogus", "config key 'model.head_init': got 'bogus', allowed: one of zero, paper"),
+        # each length alone is allowed; together they leave no room for the context
+        ("data.max_seq_length=40",
+         "config key 'data.max_seq_length': must be >= data.max_query_length + 4 = 68, got 40"),
         ("task.module.betas=[0.9]",
          "config key 'task.module.betas': got [0.9], allowed: two numbers in [0, 1), e.g. [0.9,0.999]"),
         ("data.hide_sep=maybe", "config key 'data.hide_sep': got 'maybe', allowed: true or false"),
@@ -32,6 +59,59 @@ def test_a_bad_value_stops_the_run_before_it_writes_anything(tmp_path, override,
         run_train(tmp_path, override)
     assert str(error.value) == message
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def compose(name: str, *overrides: str):
+    from hydra import compose, initialize_config_dir
+    from run_helpers import REPO
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose(name, overrides=list(overrides))
+
+
+@pytest.mark.parametrize("trainer", ["cpu", "gpu", "ddp"])
+@pytest.mark.parametrize("task", ["finetune", "pretrain"])
+def test_every_shipped_trainer_passes_the_checks(trainer, task):
+    from splinter.config_checks import check_config
+
+    data = ["data=text", "data.files=[x.txt]"] if task == "pretrain" else []
+    check_config(compose("train", f"task={task}", f"trainer={trainer}", *data))
+
+
+@pytest.mark.parametrize("override", [
+    "trainer.devices=[0,1]", "trainer.devices=auto", "trainer.devices=-1", "trainer.devices='0,1'",
+    "trainer.precision=bf16-mixed", "trainer.precision=16", "trainer.accelerator=cuda", "trainer.max_epochs=null",
+    "trainer.gradient_clip_val=null", "+trainer.strategy=ddp_spawn",
+    "+trainer.strategy={_target_:pytorch_lightning.strategies.DDPStrategy}", "trainer.deterministic=warn",
+    "data.cache_dir=/tmp/datasets-cache", "model.head_init=paper", "data.max_seq_length=68",
+])
+def test_the_other_forms_lightning_and_the_data_accept_pass(override):
+    from splinter.config_checks import check_config
+
+    check_config(compose("train", override))
+
+
+def test_pretraining_may_leave_the_warmup_ratio_null():
+    from splinter.config_checks import check_config
+
+    cfg = compose("train", "task=pretrain", "data=text", "data.files=[x.txt]", "task.module.warmup_ratio=null")
+    check_config(cfg)  # pretraining then warms up over task.module.warmup_steps
+    assert cfg.task.module.warmup_ratio is None and cfg.task.module.warmup_steps == 10000
+
+
+def test_evaluation_checks_its_window_lengths_with_the_full_key(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        run_evaluate(tmp_path, "data.max_query_length=130")  # run_helpers' max_seq_length is 128
+    assert str(error.value) == "config key 'data.max_seq_length': must be >= data.max_query_length + 4 = 134, got 128"
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_a_trainer_argument_lightning_refuses_is_one_line_naming_the_node(tmp_path):
+    # not in the checks' table: Lightning refuses it when the trainer is built
+    with pytest.raises(ConfigError) as error:
+        run_train(tmp_path, "+trainer.bogus_flag=1")
+    assert str(error.value) == ("config key 'trainer': pytorch_lightning.Trainer: TypeError: Trainer.__init__() got "
+                                "an unexpected keyword argument 'bogus_flag'")
 
 
 def test_pretraining_keys_are_checked_too(tmp_path):
@@ -82,3 +162,28 @@ def test_training_with_custom_data_names_the_missing_train_file(tmp_path):
     with pytest.raises(ConfigError) as error:
         run_train(tmp_path, "data=custom", f"data.eval_file={FIXTURE_ROOT / 'mrqa-dev' / 'SQuAD.jsonl.gz'}")
     assert str(error.value) == "config key 'data.train_file': is required: give data.train_file=..."
+
+
+def test_a_node_that_cannot_be_built_is_one_line_naming_its_key():
+    from omegaconf import OmegaConf
+
+    from splinter.run.instantiate import instantiate_node
+
+    cfg = OmegaConf.create({"callbacks": [{"_target_": "no_such_module.Callback"}]})
+    with pytest.raises(ConfigError) as error:
+        instantiate_node(cfg.callbacks[0])
+    assert str(error.value) == (
+        "config key 'callbacks[0]': no_such_module.Callback: ImportError: Error loading 'no_such_module.Callback': "
+        "ModuleNotFoundError(\"No module named 'no_such_module'\") Are you sure that module 'no_such_module' is "
+        "installed?")
+
+
+def test_a_splinter_error_of_the_target_surfaces_as_itself():
+    from omegaconf import OmegaConf
+
+    from splinter.run.instantiate import instantiate_node
+
+    node = OmegaConf.create({"_target_": "splinter.data.windows.WindowSettings", "doc_stride": 0})
+    with pytest.raises(ConfigError) as error:
+        instantiate_node(node)
+    assert str(error.value) == "config key 'doc_stride': must be >= 1, got 0"

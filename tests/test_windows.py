@@ -200,6 +200,23 @@ def test_defaults_are_the_papers():
         WindowSettings(doc_stride=0)
 
 
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"max_seq_length": 40}, "config key 'settings.max_seq_length': must be >= settings.max_query_length "
+                                 "+ 4 = 68, got 40"),
+        ({"max_query_length": 2}, "config key 'settings.max_query_length': must be >= 3 (question + "
+                                  "[QUESTION] .), got 2"),
+        ({"doc_stride": 0}, "config key 'settings.doc_stride': must be >= 1, got 0"),
+    ],
+)
+def test_settings_from_a_callers_keys_name_the_callers_full_key(values, message):
+    with pytest.raises(ConfigError) as error:
+        WindowSettings.from_keys("settings.", **values)
+    assert str(error.value) == message
+    assert WindowSettings.from_keys("data.", max_seq_length=68) == WindowSettings(max_seq_length=68)
+
+
 def test_training_guards(tok):
     unanswered = {"answer_texts": [], "answer_starts": []}
     no_answer = make_examples([("q?", "some context", "some")]).map(lambda r: unanswered)

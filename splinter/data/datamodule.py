@@ -104,7 +104,8 @@ class QADataModule(pl.LightningDataModule):
         if max_eval_examples is not None and int(max_eval_examples) <= 0:
             raise ConfigError("data.max_eval_examples", f"must be positive or null, got {max_eval_examples}")
         self.max_eval_examples = None if max_eval_examples is None else int(max_eval_examples)
-        self.settings = WindowSettings(
+        self.settings = WindowSettings.from_keys(
+            "data.",
             max_seq_length=max_seq_length,
             doc_stride=doc_stride,
             max_query_length=max_query_length,

@@ -75,15 +75,28 @@ class WindowSettings:
     hide_sep: bool = True
 
     def __post_init__(self) -> None:
-        if self.max_query_length < 3:
-            raise ConfigError("max_query_length",
-                              f"must be >= 3 (question + [QUESTION] .), got {self.max_query_length}")
-        # [CLS] + question part + [SEP] + >= 1 context token + [SEP]
-        if self.max_seq_length < self.max_query_length + 4:
-            raise ConfigError("max_seq_length", f"must be >= max_query_length + 4 = "
-                              f"{self.max_query_length + 4}, got {self.max_seq_length}")
-        if self.doc_stride < 1:
-            raise ConfigError("doc_stride", f"must be >= 1, got {self.doc_stride}")
+        check_window_lengths(self.max_seq_length, self.doc_stride, self.max_query_length)
+
+    @classmethod
+    def from_keys(cls, key_prefix: str, **values) -> WindowSettings:
+        """Settings from a caller's config group: an error names the caller's full key, `key_prefix` +
+        field (data.max_seq_length, settings.doc_stride). Absent fields take the defaults."""
+        lengths = {name: values.get(name, getattr(cls, name)) for name in ("max_seq_length", "doc_stride",
+                                                                           "max_query_length")}
+        check_window_lengths(**lengths, key_prefix=key_prefix)
+        return cls(**values)
+
+
+def check_window_lengths(max_seq_length: int, doc_stride: int, max_query_length: int, key_prefix: str = "") -> None:
+    """ConfigError for lengths no window can hold; `key_prefix` + field is the key the message names."""
+    seq, stride, query = (f"{key_prefix}{name}" for name in ("max_seq_length", "doc_stride", "max_query_length"))
+    if max_query_length < 3:
+        raise ConfigError(query, f"must be >= 3 (question + [QUESTION] .), got {max_query_length}")
+    # [CLS] + question part + [SEP] + >= 1 context token + [SEP]
+    if max_seq_length < max_query_length + 4:
+        raise ConfigError(seq, f"must be >= {query} + 4 = {max_query_length + 4}, got {max_seq_length}")
+    if doc_stride < 1:
+        raise ConfigError(stride, f"must be >= 1, got {doc_stride}")
 
 
 def build_windows(

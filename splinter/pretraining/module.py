@@ -24,7 +24,7 @@ import pytorch_lightning as pl
 import torch
 
 from splinter.errors import ConfigError
-from splinter.optim import build_optimizer, linear_warmup_decay
+from splinter.optim import build_optimizer, linear_warmup_decay, warmup_length
 from splinter.question_token import QUESTION_TOKEN
 
 
@@ -155,11 +155,7 @@ class PretrainModule(pl.LightningModule):
                     "trainer.max_steps", "a streaming corpus has no length: set trainer.max_steps (or total_steps)"
                 )
             total = int(estimate)
-        if self.hparams.warmup_ratio is not None:
-            warmup = round(self.hparams.warmup_ratio * total)
-        else:
-            warmup = int(self.hparams.warmup_steps)
-        return warmup, total
+        return warmup_length(total, self.hparams.warmup_ratio, self.hparams.warmup_steps), total
 
     def configure_optimizers(self):
         optimizer = build_optimizer(

@@ -20,7 +20,7 @@ from splinter.errors import ConfigError
 from splinter.memory import release_freed_memory
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
-from splinter.optim import build_optimizer, linear_warmup_decay
+from splinter.optim import build_optimizer, linear_warmup_decay, warmup_length
 from splinter.qa.resume import ResumeState
 from splinter.span_metric import SpanMetric
 
@@ -118,7 +118,7 @@ class QAModule(pl.LightningModule):
         hp = self.hparams
         optimizer = build_optimizer(self.model, hp.lr, hp.weight_decay, tuple(hp.betas), hp.eps)
         total = int(self.trainer.estimated_stepping_batches)
-        scheduler = linear_warmup_decay(optimizer, round(hp.warmup_ratio * total), total)
+        scheduler = linear_warmup_decay(optimizer, warmup_length(total, hp.warmup_ratio), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
