@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import pickle
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,13 +53,37 @@ def atomic_write(path: str | Path) -> Iterator[IO[bytes]]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_directory(path: str | Path) -> Iterator[Path]:
+    """A new directory for the block to fill, renamed to `path` (which must not exist) when the block
+    ends without an error: `path` is either absent or complete. It is built in the sibling
+    `.<name>.partial`, removed after a failure; one left by a killed process is replaced by the next try.
+    """
+    path = Path(path)
+    staging = path.parent / f".{path.name}.partial"
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        yield staging
+        os.replace(staging, path)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise WriteError(path, error) from error
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def _remove(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
 
 
 def write_json(path: str | Path, payload: Any, indent: int = 2) -> Path:
-    text = json.dumps(payload, indent=indent, ensure_ascii=False, default=str) + "\n"
+    return write_text(path, json.dumps(payload, indent=indent, ensure_ascii=False, default=str) + "\n")
+
+
+def write_text(path: str | Path, text: str) -> Path:
     with atomic_write(path) as file:
         file.write(text.encode("utf-8"))
     return Path(path)

@@ -19,12 +19,14 @@ Parity with transformers (ids, offsets, the special tokens' ids) is pinned by te
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from tokenizers import AddedToken, Tokenizer, decoders, pre_tokenizers, processors
 from tokenizers.models import BPE
 
 from splinter.errors import CheckpointError
+from splinter.files import atomic_write, write_json, write_text
 from splinter.question_token import QUESTION_TOKEN
 
 ROBERTA_SPECIAL_TOKENS = {
@@ -130,13 +132,17 @@ def save_roberta_tokenizer_files(tokenizer: Tokenizer, directory: str | Path) ->
     `load_tokenizer(directory)` and transformers' `AutoTokenizer` both read the set."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(str(directory / TOKENIZER_JSON))
-    tokenizer.model.save(str(directory))  # vocab.json + merges.txt
+    # every file through a temporary name: a crash never leaves a truncated one (splinter.files)
+    write_text(directory / TOKENIZER_JSON, tokenizer.to_str(pretty=True))  # as Tokenizer.save writes it
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".bpe-") as staging:
+        for written in tokenizer.model.save(staging):  # vocab.json + merges.txt
+            with atomic_write(directory / Path(written).name) as file:
+                file.write(Path(written).read_bytes())
     special = {**ROBERTA_SPECIAL_TOKENS, "additional_special_tokens": [QUESTION_TOKEN]}
     config = {**special, "tokenizer_class": "RobertaTokenizer", "model_max_length": 512,
               "add_prefix_space": False, "trim_offsets": True}
-    _write_json(directory / "tokenizer_config.json", config)
-    _write_json(directory / "special_tokens_map.json", special)
+    write_json(directory / "tokenizer_config.json", config)
+    write_json(directory / "special_tokens_map.json", special)
 
 
 def _read_json(path: Path) -> dict:
@@ -148,6 +154,3 @@ def _read_json(path: Path) -> dict:
         raise CheckpointError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
 
-
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

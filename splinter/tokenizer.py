@@ -30,6 +30,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokeniz
 from tokenizers.models import WordPiece
 
 from splinter.errors import CheckpointError, ConfigError
+from splinter.files import write_json, write_text
 from splinter.hub import resolve_directory
 from splinter.question_token import QUESTION_TOKEN, QUESTION_TOKEN_ID
 
@@ -192,10 +193,11 @@ def save_tokenizer_files(tokenizer: Tokenizer, directory: str | Path) -> None:
     }
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(str(directory / "tokenizer.json"))
-    (directory / "vocab.txt").write_text("".join(f"{tok}\n" for tok, _ in by_id), encoding="utf-8")
-    _write_json(directory / "tokenizer_config.json", config)
-    _write_json(directory / "special_tokens_map.json", special)
+    # every file through a temporary name: a crash never leaves a truncated one (splinter.files)
+    write_text(directory / "tokenizer.json", tokenizer.to_str(pretty=True))  # as Tokenizer.save writes it
+    write_text(directory / "vocab.txt", "".join(f"{tok}\n" for tok, _ in by_id))
+    write_json(directory / "tokenizer_config.json", config)
+    write_json(directory / "special_tokens_map.json", special)
 
 
 def _resolve_directory(name: str) -> Path:
@@ -307,6 +309,3 @@ def _with_question_token(vocab: dict[str, int], source: str) -> dict[str, int]:
     renamed[QUESTION_TOKEN] = QUESTION_TOKEN_ID
     return renamed
 
-
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -225,8 +225,10 @@ def test_roberta_tokenizer_question_token_and_pair_layout(bpe_dir):
 def test_roberta_tokenizer_files_round_trip_and_load_in_transformers(bpe_dir, tmp_path):
     ours = load_tokenizer(bpe_dir)
     save_tokenizer_files(ours, tmp_path)
-    assert {"tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json"} <= {
-        p.name for p in tmp_path.iterdir()}
+    # exactly these: the BPE files are staged in a temporary directory that is gone afterwards
+    assert {p.name for p in tmp_path.iterdir()} == {"tokenizer.json", "vocab.json", "merges.txt",
+                                                    "tokenizer_config.json", "special_tokens_map.json"}
+    assert (tmp_path / "merges.txt").read_bytes() == (bpe_dir / "merges.txt").read_bytes()
     again = load_tokenizer(tmp_path)  # from tokenizer.json this time
     theirs = transformers.AutoTokenizer.from_pretrained(tmp_path)
     for text in HARD_STRINGS:

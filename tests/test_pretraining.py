@@ -514,3 +514,42 @@ def test_streaming_starts_at_most_one_worker_per_file(tmp_path, tokenizer, cache
     copy = write(tmp_path / "copy.txt", SAMPLE.read_text())
     two = PretrainDataModule([str(SAMPLE), copy], tokenizer, streaming=True, num_workers=3, max_seq_length=64)
     assert two.train_dataloader().num_workers == 2
+
+
+class _Snapshots:
+    """A stand-in module whose save_pretrained writes one file and then fails `failures` times."""
+
+    def __init__(self, failures: int):
+        self.failures, self.saved = failures, 0
+
+    def save_pretrained(self, directory: str, tokenizer=None):
+        (Path(directory) / "config.json").write_text(f"save {self.saved}")
+        self.saved += 1
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("killed in the middle of the snapshot")
+        (Path(directory) / "model.safetensors").write_text("weights")
+
+
+def test_a_snapshot_interrupted_half_way_is_absent_and_written_again_after_resume(tmp_path):
+    from types import SimpleNamespace
+
+    from splinter.pretraining.run import SavePretrainedEvery
+
+    callback = SavePretrainedEvery(tmp_path, every=2)
+    trainer = SimpleNamespace(global_step=2, is_global_zero=True)
+    module = _Snapshots(failures=1)
+    with pytest.raises(RuntimeError, match="killed"):
+        callback.on_train_batch_end(trainer, module, None, None, 0)
+    assert list(tmp_path.iterdir()) == []  # neither model-step2 nor its staging directory
+
+    # a killed process leaves the staging directory behind: the next try replaces it
+    (tmp_path / ".model-step2.partial").mkdir()
+    (tmp_path / ".model-step2.partial" / "stale").write_text("x")
+    callback.on_train_batch_end(trainer, module, None, None, 0)  # the resumed run reaches step 2 again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model-step2"]
+    assert sorted(p.name for p in (tmp_path / "model-step2").iterdir()) == ["config.json", "model.safetensors"]
+    assert (tmp_path / "model-step2" / "config.json").read_text() == "save 1"
+
+    callback.on_train_batch_end(trainer, module, None, None, 0)  # a complete snapshot is kept as it is
+    assert module.saved == 2 and (tmp_path / "model-step2" / "config.json").read_text() == "save 1"

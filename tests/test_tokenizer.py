@@ -196,6 +196,34 @@ def test_save_round_trip_cased(tmp_path):
     _assert_parity(tok, transformers.SplinterTokenizerFast.from_pretrained(str(tmp_path / "saved")))
 
 
+def test_a_failed_save_never_leaves_a_truncated_file_under_a_final_name(tmp_path, monkeypatch):
+    import errno
+
+    import splinter.files
+    from splinter.files import WriteError
+
+    saved = tmp_path / "saved"
+    save_tokenizer_files(load_tokenizer("minilm"), saved)
+    before = {p.name: p.read_bytes() for p in saved.iterdir()}
+    cased = load_tokenizer(_write_dir(tmp_path / "src", _vocab_tokens(), False))
+    calls = []
+
+    def disk_full_at_the_second_file(fd):
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(splinter.files.os, "fsync", disk_full_at_the_second_file)
+    with pytest.raises(WriteError) as error:
+        save_tokenizer_files(cased, saved)
+    assert str(error.value) == (f"{saved / 'vocab.txt'}: could not be written (the disk is full); "
+                                "the previous version, if any, is kept")
+    # tokenizer.json was written whole, vocab.txt is the previous one, and no temporary file is left
+    assert sorted(p.name for p in saved.iterdir()) == sorted(before)
+    assert (saved / "tokenizer.json").read_text(encoding="utf-8") == cased.to_str(pretty=True)
+    assert (saved / "vocab.txt").read_bytes() == before["vocab.txt"]
+
+
 def test_stored_tokenizer_json_padding_is_ignored():
     # MiniLM's tokenizer.json pads/truncates to 128; the Splinter pipeline must not inherit that.
     tok = load_tokenizer("minilm")

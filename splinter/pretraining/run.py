@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback
 
 from splinter.errors import ConfigError
+from splinter.files import atomic_directory
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
 from splinter.run.trainer import build_trainer, run_callbacks
@@ -29,7 +30,14 @@ log = logging.getLogger("splinter")
 
 
 class SavePretrainedEvery(Callback):
-    """Write `save_pretrained` directories `<directory>/model-step<N>` every `every` optimiser steps."""
+    """Write `save_pretrained` directories `<directory>/model-step<N>` every `every` optimiser steps.
+
+    Each is built in a temporary sibling and renamed into place when complete (splinter.files
+    .atomic_directory), so `model-step<N>` is never partial: one a crash interrupted is absent, and
+    written again when the resumed run reaches step N. One that exists is complete and is kept: the
+    resumed run's step N is the same point of the same run, and replacing it would need a moment with
+    neither the old directory nor the new one.
+    """
 
     def __init__(self, directory: str | Path, every: int, tokenizer=None):
         self.directory, self.every, self.tokenizer = Path(directory), int(every), tokenizer
@@ -39,7 +47,8 @@ class SavePretrainedEvery(Callback):
         if step > 0 and step % self.every == 0 and trainer.is_global_zero:
             target = self.directory / f"model-step{step}"
             if not target.exists():
-                pl_module.save_pretrained(str(target), tokenizer=self.tokenizer)
+                with atomic_directory(target) as staging:
+                    pl_module.save_pretrained(str(staging), tokenizer=self.tokenizer)
 
 
 def _statistics(datamodule, path: str | None) -> dict | None:
