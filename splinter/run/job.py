@@ -4,6 +4,7 @@ results the same way.
 
     run = Run.start(cfg, resumable=True)  # checks the config, claims the output directory (resumes
                                           # only when asked), writes config.yaml, seeds everything
+    run.check_resume(module, datamodule, steps)  # a resume continues the checkpoint's settings only
     with run.logging() as logger:         # the experiment logger, closed also after a failure
         ...                               # build, fit, evaluate: the run's own work
     run.finish(results)                   # rank zero: adds wall time and provenance, writes results.json
@@ -26,6 +27,7 @@ import splinter
 from splinter.config_checks import check_config
 from splinter.files import atomic_write, write_json
 from splinter.run.output_dir import ResumePoint, claim_output_dir, resume_point
+from splinter.run.resume_check import STEPS, run_settings
 from splinter.run.trainer import build_logger, finish_logger
 
 
@@ -54,6 +56,12 @@ class Run:
         write_resolved_config(cfg, output_dir)
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         return cls(cfg, output_dir, resume, started)
+
+    def check_resume(self, module, datamodule, steps: int) -> None:
+        """When resuming: stop (one line) unless the checkpoint fits `module` and was trained with the
+        hyper-parameters of `module` and `datamodule`, this config's seed etc., and `steps` in all."""
+        if self.resume is not None:
+            self.resume.check_matches(module, datamodule, {**run_settings(self.cfg), STEPS: int(steps)})
 
     @property
     def ckpt_path(self) -> Path | None:
