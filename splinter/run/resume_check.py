@@ -8,8 +8,8 @@ labelled with another, or with an lr in config.yaml that the restored optimiser 
 - the module's hyper-parameters (`task.module.*`, plus the `model.*` keys fine-tuning passes to it)
   and the datamodule's (`data.*`), which Lightning stores in every checkpoint;
 - the run's own settings that are in no hyper-parameter (`RunRecord` writes them into the checkpoint):
-  the seed (data order and dropout), gradient clipping, precision, gradient accumulation, and the
-  run's length in optimiser steps.
+  the seed (data order and dropout), gradient clipping, precision, gradient accumulation, the number
+  of processes (devices, nodes), and the run's length in optimiser steps.
 
 The length must match: the learning-rate schedule (warm-up and linear decay to zero) is built from
 the run's total steps, so a resume with another `task.max_steps` (or, fine-tuning, another
@@ -46,6 +46,9 @@ def run_settings(cfg: DictConfig) -> dict[str, Any]:
         "seed": cfg.get("seed"),
         "trainer.gradient_clip_val": cfg.trainer.get("gradient_clip_val"),
         "trainer.precision": cfg.trainer.get("precision"),
+        # the processes: each draws its own dropout masks, and the checkpoint holds each one's RNG state
+        "trainer.devices": cfg.trainer.get("devices"),
+        "trainer.num_nodes": cfg.trainer.get("num_nodes"),
         "trainer.accumulate_grad_batches": cfg.trainer.get("accumulate_grad_batches"),
         "task.accumulate_grad_batches": cfg.task.get("accumulate_grad_batches"),
     }
