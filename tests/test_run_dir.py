@@ -141,7 +141,16 @@ def test_resuming_with_other_settings_stops_naming_the_first_difference(crashed,
     with pytest.raises(ResumeMismatch) as refused:
         run_train(tmp_path, f"ckpt_path={checkpoint}", *overrides)
     assert str(refused.value) == f"{checkpoint}: {problem}{KEEP}"
-    assert not (tmp_path / "results.json").exists() and not (tmp_path / "checkpoints").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no config.yaml, results.json, checkpoints
+
+
+def test_a_refused_resume_true_leaves_the_runs_config_as_it_was(crashed, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(crashed, run_dir)
+    before = (run_dir / "config.yaml").read_text()
+    with pytest.raises(ResumeMismatch, match="was trained with task.module.lr=3e-05, this run says 0.5"):
+        run_train(run_dir, "resume=true", "task.module.lr=0.5")
+    assert (run_dir / "config.yaml").read_text() == before
 
 
 def test_resuming_may_change_where_data_are_cached_and_how_the_model_is_evaluated(crashed, tmp_path):

@@ -97,9 +97,7 @@ def resume_point(cfg: DictConfig, output_dir: Path) -> ResumePoint | None:
         )
     else:
         return None
-    point = read_resume_point(path)
-    print(f"resuming from {point.path} at step {point.step}", flush=True)
-    return point
+    return read_resume_point(path)  # Run.check_resume says "resuming from ..." once it fits the config
 
 
 def read_resume_point(path: Path) -> ResumePoint:
