@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from splinter.data.batches import Collator, LengthGroupedSampler, collate
+from splinter.data.batches import Collator, collate
+from splinter.data.samplers import LengthGroupedSampler
 
 
 def _window(n: int, question_position: int = 3, **extra) -> dict:

@@ -65,3 +65,26 @@ def test_two_processes_train_the_single_process_protocol(trained, tmp_path):
     assert single["steps"] == double["steps"] == 16
     expected = [(epoch, 4) for epoch in (0, 1) for _ in range(8)]
     assert _windows_per_step(tmp_path) == _windows_per_step(out) == expected
+
+
+def test_a_run_resumed_mid_epoch_under_ddp_ends_with_the_uninterrupted_weights(trained, tmp_path):
+    # A checkpoint in the third step of the second epoch, resumed: both processes skip the two global batches
+    # they trained on and restore their own random state, so the weights are the uninterrupted run's.
+    from splinter import SplinterForQuestionAnswering
+
+    out, uninterrupted = trained
+    # Under ddp_spawn the crash reaches the main process without the trainer's state, so there is no
+    # interrupted.ckpt: the run resumes from its periodic last.ckpt, written after step 10.
+    crash = ["task.checkpoint_every_n_steps=10", "callbacks=[{_target_: run_helpers.CrashAtStep, step: 11}]"]
+    with pytest.raises(Exception, match="simulated crash at step 11"):
+        run_train(tmp_path / "crashed", *DDP, *PROTOCOL, *crash)
+    saved = tmp_path / "crashed" / "checkpoints" / "last.ckpt"
+    assert torch.load(saved, weights_only=True)["global_step"] == 10
+    state = torch.load(saved, weights_only=True)["splinter_resume"]
+    assert state["batches_in_epoch"] == 2 and len(state["rng_by_rank"]) == 2
+    resumed = run_train(tmp_path / "resumed", *DDP, *PROTOCOL, f"ckpt_path={saved}")
+    assert resumed["steps"] == 16 and (resumed["exact_match"], resumed["f1"]) == (
+        uninterrupted["exact_match"], uninterrupted["f1"])
+    a = SplinterForQuestionAnswering.from_pretrained(out / "model").state_dict()
+    b = SplinterForQuestionAnswering.from_pretrained(tmp_path / "resumed" / "model").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -553,3 +553,23 @@ def test_a_snapshot_interrupted_half_way_is_absent_and_written_again_after_resum
 
     callback.on_train_batch_end(trainer, module, None, None, 0)  # a complete snapshot is kept as it is
     assert module.saved == 2 and (tmp_path / "model-step2" / "config.json").read_text() == "save 1"
+
+
+def test_resuming_pretraining_checks_the_checkpoints_settings(tmp_path, cache):
+    from splinter.pretraining.run import run
+    from splinter.run.resume_check import ResumeMismatch
+
+    common = [f"data.files=[{SAMPLE}]", "task.max_steps=2", "task.checkpoint_every_n_steps=2"]
+    run(pretrain_config(tmp_path / "first", cache, *common))
+    checkpoint = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    saved = torch.load(checkpoint, weights_only=True)["datamodule_hyper_parameters"]
+    assert saved["files"] == [str(SAMPLE)] and saved["seed"] == 42 and "tokenizer" not in saved
+    for override, problem in (("data.mask_ratio=0.3", "data.mask_ratio=0.15, this run says 0.3"),
+                              ("task.module.lr=0.001", "task.module.lr=0.0001, this run says 0.001")):
+        with pytest.raises(ResumeMismatch) as refused:
+            run(pretrain_config(tmp_path / "other", cache, *common, f"ckpt_path={checkpoint}", override))
+        assert str(refused.value) == (f"{checkpoint}: was trained with {problem}; resume with the checkpoint's "
+                                      "settings or start a new run")
+    # the same settings, with the statistics written elsewhere (a new output directory): resumes
+    results = run(pretrain_config(tmp_path / "same", cache, *common, f"ckpt_path={checkpoint}"))
+    assert results["steps"] == 2

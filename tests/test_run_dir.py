@@ -15,6 +15,7 @@ from run_helpers import REPO, TINY, run_evaluate, run_train
 
 from splinter.errors import ConfigError
 from splinter.run.output_dir import RunDirectoryError
+from splinter.run.resume_check import ResumeMismatch
 
 CRASH_AT_4 = "callbacks=[{_target_: run_helpers.CrashAtStep, step: 4}]"
 
@@ -120,3 +121,39 @@ def test_ctrl_c_prints_the_exact_command_that_resumes_the_run(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"resuming from {run_dir / 'checkpoints' / 'interrupted.ckpt'} at step 3" in resumed.stdout
     assert json.loads((run_dir / "results.json").read_text())["steps"] == 4
+
+
+KEEP = "; resume with the checkpoint's settings or start a new run"
+
+
+@pytest.mark.parametrize(("overrides", "problem"), [
+    (["data.seed=43"], "was trained with data.seed=42, this run says 43"),
+    (["task.module.lr=0.5"], "was trained with task.module.lr=3e-05, this run says 0.5"),
+    (["seed=7"], "was trained with seed=42, this run says 7"),
+    (["model.head_init=paper"], "was trained with model.head_init=zero, this run says paper"),
+    (["data.group_by_length=true"], "was trained with data.group_by_length=False, this run says True"),
+    (["trainer.gradient_clip_val=0.5"], "was trained with trainer.gradient_clip_val=1.0, this run says 0.5"),
+    (["task.max_steps=8"], "was trained for 6 steps in all, this run says 8 (task.max_steps; the lr schedule "
+                           "spans the whole run, so to train longer start a new run from its model)"),
+])
+def test_resuming_with_other_settings_stops_naming_the_first_difference(crashed, tmp_path, overrides, problem):
+    checkpoint = crashed / "checkpoints" / "interrupted.ckpt"
+    with pytest.raises(ResumeMismatch) as refused:
+        run_train(tmp_path, f"ckpt_path={checkpoint}", *overrides)
+    assert str(refused.value) == f"{checkpoint}: {problem}{KEEP}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no config.yaml, results.json, checkpoints
+
+
+def test_a_refused_resume_true_leaves_the_runs_config_as_it_was(crashed, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(crashed, run_dir)
+    before = (run_dir / "config.yaml").read_text()
+    with pytest.raises(ResumeMismatch, match="was trained with task.module.lr=3e-05, this run says 0.5"):
+        run_train(run_dir, "resume=true", "task.module.lr=0.5")
+    assert (run_dir / "config.yaml").read_text() == before
+
+
+def test_resuming_may_change_where_data_are_cached_and_how_the_model_is_evaluated(crashed, tmp_path):
+    results = run_train(tmp_path, f"ckpt_path={crashed / 'checkpoints' / 'interrupted.ckpt'}",
+                        f"data.cache_dir={tmp_path / 'cache'}", "data.max_eval_examples=8", "decoding.n_best=5")
+    assert results["steps"] == 6 and results["num_questions"] == 8

@@ -110,6 +110,38 @@ def test_resume_mid_epoch_skips_the_batches_already_seen(trained, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_resume_mid_epoch_with_length_grouped_batches_matches_the_uninterrupted_run(tmp_path):
+    # 37 windows in batches of 4: 10 batches an epoch; the crash after 12 steps is 2 batches into the
+    # second epoch, which the length-grouped sampler must skip on resume.
+    grouped = ["data.group_by_length=true", "task.max_steps=14"]
+    full = run_train(tmp_path / "full", *grouped)
+    with pytest.raises(RuntimeError, match="simulated crash at step 12"):
+        run_train(tmp_path / "crashed", *grouped, "callbacks=[{_target_: run_helpers.CrashAtStep, step: 12}]")
+    saved = tmp_path / "crashed" / "checkpoints" / "interrupted.ckpt"
+    assert torch.load(saved, map_location="cpu", weights_only=True)["splinter_resume"]["batches_in_epoch"] == 2
+    resumed = run_train(tmp_path / "resumed", *grouped, f"ckpt_path={saved}")
+    assert full["data"]["train_windows"] == 37 and resumed["steps"] == full["steps"] == 14
+    assert (resumed["exact_match"], resumed["f1"]) == (full["exact_match"], full["f1"])
+    assert (tmp_path / "resumed" / "predictions.json").read_text() == (tmp_path / "full" / "predictions.json").read_text()
+    a = SplinterForQuestionAnswering.from_pretrained(tmp_path / "full" / "model").state_dict()
+    b = SplinterForQuestionAnswering.from_pretrained(tmp_path / "resumed" / "model").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_sampler_that_cannot_skip_stops_a_mid_epoch_resume_with_one_line():
+    from torch.utils.data import SequentialSampler
+
+    from splinter.qa.resume import InexactResume, ResumeState
+
+    state = ResumeState()
+    state.load({"splinter_resume": {"batches_in_epoch": 3, "rng": state.rng}})
+    with pytest.raises(InexactResume) as stopped:
+        state.training_started(SequentialSampler(range(8)))
+    assert str(stopped.value) == ("cannot resume in the middle of an epoch exactly: the training sampler "
+                                  "(SequentialSampler) cannot skip the 3 batches the checkpoint already trained on")
+    assert state.batches_in_epoch == 3  # a checkpoint written on the way out still records them
+
+
 def test_paper_length_is_max_of_ten_epochs_and_200_steps():
     assert training_steps(16, 12, epochs=10, min_steps=200, max_steps=None) == 200
     assert training_steps(1100, 12, epochs=10, min_steps=200, max_steps=None) == 920

@@ -18,12 +18,15 @@ windows' offsets and masks as tensors, indexed by that column, with the question
 Order. The training loader shuffles with `EpochShuffleSampler` (order = f(shuffle_seed, epoch), and a
 run resumed mid-epoch skips the batches it already saw); `shuffle_seed`
 defaults to the seed given to `lightning.seed_everything` (env `PL_GLOBAL_SEED`), else to `seed`; so
-the batch order is a function of that seed only. `group_by_length=True` uses `LengthGroupedSampler`.
+the batch order is a function of that seed only. `group_by_length=True` uses `LengthGroupedSampler`,
+which groups and skips the same way (splinter.data.samplers).
 Evaluation loaders (val/test/predict) never shuffle.
 
-Distributed. Under DDP Lightning replaces these samplers with a `DistributedSampler` (or wraps the
-length-grouped one). For evaluation that sampler pads the last rank's share by repeating windows, so
-the span metric de-duplicates gathered results by `window_index` before decoding.
+Distributed. Under DDP the training sampler is wrapped in `RankShare`: each process loads its slice of
+every global batch, so a step trains on the windows of a single-process step, and a resumed run skips
+the same global batches on every process. Evaluation loaders get Lightning's `DistributedSampler`,
+which pads the last rank's share by repeating windows, so the span metric de-duplicates gathered
+results by `window_index` before decoding.
 """
 
 from __future__ import annotations
@@ -39,11 +42,11 @@ from pytorch_lightning.utilities import rank_zero_only
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
-from splinter.data.batches import EpochShuffleSampler
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.examples import DataSummary
 from splinter.data.manifest import check_installed
 from splinter.data.readers import file_sha256, read_examples
+from splinter.data.samplers import EpochShuffleSampler, LengthGroupedSampler, RankShare
 from splinter.data.splits import (
     default_data_root,
     eval_set_name,
@@ -61,6 +64,12 @@ WINDOW_INDEX = "window_index"
 
 
 class QADataModule(pl.LightningDataModule):
+    # What a resumed run may change (splinter.run.resume_check): where data are read and cached from
+    # (moving the data to another machine), how many processes prepare them (same windows, same
+    # order: batches are drawn in the main process's sampler), and the evaluation after training.
+    RESUME_MAY_DIFFER = frozenset({"root", "cache_dir", "num_proc", "num_workers", "verbose", "eval_file",
+                                   "eval_set", "max_eval_examples", "eval_batch_size"})
+
     def __init__(
         self,
         tokenizer: str | Tokenizer,
@@ -257,15 +266,17 @@ class QADataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         self._setup_train()
         windows = self.train_windows
-        batch_size = self.process_batch_size(self.trainer.world_size if self.trainer is not None else 1)
+        world = self.trainer.world_size if self.trainer is not None else 1
+        batch_size = self.process_batch_size(world)
+        # Order = f(seed, epoch) only, in global batches of `self.batch_size`, and skippable: a run
+        # resumed mid-epoch sees the same batches (splinter.data.samplers).
         if self.group_by_length:
-            from splinter.data.batches import LengthGroupedSampler
-
             lengths = [len(ids) for ids in windows["input_ids"]]
-            sampler = LengthGroupedSampler(lengths, batch_size, self.shuffle_seed, shuffle=True)
+            sampler = LengthGroupedSampler(lengths, self.batch_size, self.shuffle_seed, shuffle=True)
         else:
-            # Order = f(seed, epoch) only, and skippable: a run resumed mid-epoch sees the same batches.
-            sampler = EpochShuffleSampler(len(windows), self.shuffle_seed, batch_size)
+            sampler = EpochShuffleSampler(len(windows), self.shuffle_seed, self.batch_size)
+        if world > 1:
+            sampler = RankShare(sampler, world, self.trainer.global_rank)
         # A generator of its own: creating the iterator otherwise draws from the global torch RNG, which
         # would shift every later dropout mask of a run resumed from a checkpoint.
         return DataLoader(windows, batch_size=batch_size, sampler=sampler, collate_fn=self._collate(),

@@ -124,6 +124,10 @@ def _has_questions_batch(question_positions: list) -> list[bool]:
 
 
 class PretrainDataModule(pl.LightningDataModule):
+    # What a resumed run may change (splinter.run.resume_check): caches, preprocessing processes and
+    # where the statistics go. Not num_workers: a stream's masks depend on the number of workers.
+    RESUME_MAY_DIFFER = frozenset({"cache_dir", "num_proc", "statistics_path", "statistics_rows"})
+
     def __init__(
         self,
         files: str | Sequence[str],
@@ -156,6 +160,8 @@ class PretrainDataModule(pl.LightningDataModule):
         `statistics_rows`: how many rows of a streaming dataset the statistics look at.
         `objective`: "rss" or "mlm" (`splinter.pretraining.objectives`): the per-passage masking."""
         super().__init__()
+        # Stored in checkpoints, for the check on resume; the tokenizer is checked by the module's setup().
+        self.save_hyperparameters(ignore=["tokenizer", "files"])
         self.objective = get_objective(objective)
         if cluster_order not in CLUSTER_ORDERS:
             raise ConfigError("data.cluster_order", f"unknown value {cluster_order!r}", CLUSTER_ORDERS)
@@ -166,6 +172,7 @@ class PretrainDataModule(pl.LightningDataModule):
         if not files:
             raise ConfigError("data.files", "no input files given")
         self.files = [str(f) for f in files]
+        self.hparams["files"] = list(self.files)  # plain strings: the .ckpt loads with weights_only=True
         resolve_sources(self.files)  # missing files fail here, before any training is set up
         if isinstance(tokenizer, str):
             from splinter.tokenizer import load_tokenizer

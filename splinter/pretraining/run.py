@@ -78,8 +78,7 @@ def run(cfg: DictConfig) -> dict:
     if not isinstance(datamodule, PretrainDataModule):
         raise ConfigError("data", "task=pretrain needs a text corpus", ["text"])
     module = instantiate_node(cfg.task.module)
-    if run.resume is not None:
-        run.resume.check_matches(module)
+    run.check_resume(module, datamodule, int(cfg.task.max_steps))
 
     callbacks = run_callbacks(cfg, run.output_dir, cfg.task.checkpoint_every_n_steps)
     if cfg.task.get("save_every_n_steps"):

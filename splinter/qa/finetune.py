@@ -72,8 +72,7 @@ def run(cfg: DictConfig) -> dict:
         len(datamodule.train_windows), cfg.data.batch_size, cfg.task.epochs, cfg.task.min_steps, cfg.task.max_steps
     )
     module = build_module(cfg)
-    if run.resume is not None:
-        run.resume.check_matches(module)
+    run.check_resume(module, datamodule, max_steps)
     check_fits_model(tokenizer, module.model.config.vocab_size)
     module.tokenizer = tokenizer
 

@@ -67,6 +67,13 @@ RELEASE_MEMORY_EVERY = 16
 
 
 class QAModule(pl.LightningModule):
+    # Resuming a checkpoint (splinter.run.resume_check): the hyper-parameters that may differ (decoding,
+    # used only by the evaluation after training), and the config keys of those finetune.build_module
+    # takes from model.* (the others are task.module.*).
+    RESUME_MAY_DIFFER = frozenset({"max_answer_length", "n_best", "use_max_context"})
+    CONFIG_KEYS = {"checkpoint": "model.checkpoint", "model_config": "model.config", "fresh_head": "model.fresh_head",
+                   "head_type": "model.head_type", "head_init": "model.head_init", "backend": "model.backend"}
+
     def __init__(
         self,
         checkpoint: str | None = None,

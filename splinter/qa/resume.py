@@ -4,9 +4,11 @@ Lightning restores model, optimiser, scheduler and loop counters from a checkpoi
 written mid-epoch (Ctrl-C, a crash, a periodic save) restarts the epoch's data from its first batch and
 does not restore the random state that drives dropout. Both matter for a 200-step few-shot run: the
 resumed run would see a different data order and different dropout masks, and so finish with different
-metrics. `splinter.data.batches.EpochShuffleSampler` derives each epoch's order from (seed, epoch) and can skip the batches
-already consumed; `ResumeState` records the consumed-batch count and the RNG state at the last completed
-step and puts both back on load.
+metrics. The training samplers (`splinter.data.samplers`: shuffled or grouped by length, and under
+DDP each process's `RankShare` of them) derive each epoch's order from (seed, epoch) and can skip the
+batches already consumed; `ResumeState` records the consumed-batch count and the RNG state at the last
+completed step (under DDP, every process's) and puts both back on load. A sampler that cannot skip
+stops the run with one line (`InexactResume`) rather than resuming with another data order.
 """
 
 from __future__ import annotations
@@ -15,9 +17,21 @@ import random
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from splinter.data.batches import EpochShuffleSampler
+from splinter.errors import SplinterError
+
+
+class InexactResume(SplinterError):
+    """A checkpoint cannot be continued exactly where it stopped."""
+
+
+def _world() -> tuple[int, int]:
+    """(rank, number of processes) of this process; (0, 1) outside DDP."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
 
 
 def _rng_snapshot() -> dict:
@@ -55,12 +69,20 @@ class ResumeState:
         """Once per fit, after the checkpoint (if any) was restored and the dataloader built.
 
         Lightning does not call on_train_epoch_start for an epoch it resumes in the middle, so the
-        skip is applied here. Under DDP Lightning swaps in its DistributedSampler, which cannot skip:
-        the resumed epoch then starts over (documented limitation).
+        skip is applied here; a sampler without `skip_batches` would restart the epoch with batches
+        already trained on, so that stops the run instead.
         """
         pending, self._pending_skip = self._pending_skip, 0
-        if isinstance(sampler, EpochShuffleSampler):
-            self.batches_in_epoch = sampler.skip_batches(pending)
+        if not pending:
+            return
+        self.batches_in_epoch = pending  # kept, should the checkpoint be written again on the way out
+        skip = getattr(sampler, "skip_batches", None)
+        if not callable(skip):
+            raise InexactResume(
+                f"cannot resume in the middle of an epoch exactly: the training sampler "
+                f"({type(sampler).__name__}) cannot skip the {pending} batches the checkpoint already trained on"
+            )
+        self.batches_in_epoch = skip(pending)
 
     def epoch_started(self) -> None:
         self.batches_in_epoch = 0
@@ -73,12 +95,24 @@ class ResumeState:
         self.rng = _rng_snapshot()
 
     def save(self, checkpoint: dict) -> None:
-        checkpoint[self.KEY] = {"batches_in_epoch": self.batches_in_epoch, "rng": self.rng}
+        """Called on every process (Lightning builds the checkpoint everywhere, rank 0 writes it); under
+        DDP each process's RNG state is gathered, since each draws its own dropout masks."""
+        rank, world = _world()
+        states = [self.rng]
+        if world > 1:
+            states = [None] * world
+            dist.all_gather_object(states, self.rng)
+        checkpoint[self.KEY] = {"batches_in_epoch": self.batches_in_epoch, "rng": states[0], "rng_by_rank": states}
 
     def load(self, checkpoint: dict) -> None:
         state = checkpoint.get(self.KEY)
         if state is None:
             return
-        _rng_restore(state["rng"])
-        self.rng = state["rng"]
+        rank, world = _world()
+        states = state.get("rng_by_rank") or [state["rng"]]
+        if len(states) != world:
+            raise InexactResume(f"cannot resume exactly: the checkpoint was written by {len(states)} processes "
+                                f"(their random states), this run has {world}")
+        _rng_restore(states[rank])
+        self.rng = states[rank]
         self._pending_skip = state["batches_in_epoch"]

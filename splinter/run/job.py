@@ -4,6 +4,7 @@ results the same way.
 
     run = Run.start(cfg, resumable=True)  # checks the config, claims the output directory (resumes
                                           # only when asked), writes config.yaml, seeds everything
+    run.check_resume(module, datamodule, steps)  # a resume continues the checkpoint's settings only
     with run.logging() as logger:         # the experiment logger, closed also after a failure
         ...                               # build, fit, evaluate: the run's own work
     run.finish(results)                   # rank zero: adds wall time and provenance, writes results.json
@@ -26,6 +27,7 @@ import splinter
 from splinter.config_checks import check_config
 from splinter.files import atomic_write, write_json
 from splinter.run.output_dir import ResumePoint, claim_output_dir, resume_point
+from splinter.run.resume_check import STEPS, run_settings
 from splinter.run.trainer import build_logger, finish_logger
 
 
@@ -39,7 +41,8 @@ class Run:
     @classmethod
     def start(cls, cfg: DictConfig, *, resumable: bool, check: Callable[[DictConfig], None] | None = None) -> Run:
         """Check the config (`check`: the run's own checks, after the shared ones), claim the output
-        directory, write the resolved config, seed. Nothing is written before the checks pass.
+        directory, write the resolved config (a resumed run: in `check_resume`), seed. Nothing is
+        written before the checks pass.
 
         `resumable`: a training run, which may continue a checkpoint (`resume=true` / `ckpt_path=`) and
         refuses a directory holding another run's checkpoints; other runs refuse only a finished run's
@@ -51,9 +54,20 @@ class Run:
             check(cfg)
         output_dir = Path(cfg.output_dir)
         resume = resume_point(cfg, output_dir) if resumable else claim_output_dir(output_dir)
-        write_resolved_config(cfg, output_dir)
+        if resume is None:  # a resumed run writes it once its checkpoint passed check_resume
+            write_resolved_config(cfg, output_dir)
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         return cls(cfg, output_dir, resume, started)
+
+    def check_resume(self, module, datamodule, steps: int) -> None:
+        """When resuming: stop (one line) unless the checkpoint fits `module` and was trained with the
+        hyper-parameters of `module` and `datamodule`, this config's seed etc., and `steps` in all."""
+        if self.resume is None:
+            return
+        self.resume.check_matches(module, datamodule, {**run_settings(self.cfg), STEPS: int(steps)})
+        # Only now: a refused resume=true must leave the run's config.yaml saying what it trained with.
+        write_resolved_config(self.cfg, self.output_dir)
+        print(f"resuming from {self.resume.path} at step {self.resume.step}", flush=True)
 
     @property
     def ckpt_path(self) -> Path | None:

@@ -4,21 +4,24 @@ A training run writes results.json and checkpoints/ into its output directory. S
 a directory that already holds them would mix two runs (Lightning would even continue the old weights),
 so it is refused, with the two ways out: a new directory, or an explicit resume. Resuming is explicit:
 `ckpt_path=<file.ckpt>`, or `resume=true`, which continues the directory's own checkpoints/
-interrupted.ckpt (else last.ckpt). Either way the run says which file it continues and at which step.
+interrupted.ckpt (else last.ckpt). Either way the run says which file it continues and at which step,
+and stops when the checkpoint was trained with other settings than the config's (splinter.run.resume_check).
 """
 
 from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from omegaconf import DictConfig
 
 from splinter.errors import CheckpointError, ConfigError, SplinterError
 from splinter.files import load_torch_file
+from splinter.run.resume_check import RUN_KEY, ResumeMismatch, settings_mismatch
 
 CHECKPOINTS = "checkpoints"
 INTERRUPTED = "interrupted.ckpt"
@@ -34,13 +37,20 @@ class ResumePoint:
     path: Path
     step: int
     state_dict: dict[str, torch.Tensor]
+    # what it was trained with: hyper_parameters, datamodule_hyper_parameters and RunRecord's entry
+    settings: dict[str, Any] = field(default_factory=dict)
 
-    def check_matches(self, module: torch.nn.Module) -> None:
-        """The checkpoint's weights fit the model this run built (same config), else one line."""
+    def check_matches(self, module, datamodule=None, run: dict[str, Any] | None = None) -> None:
+        """The checkpoint's weights fit the model this run built, and it was trained with the settings of
+        this run's module, datamodule and `run` (`resume_check.run_settings` + the length in steps);
+        else one line."""
         problem = state_mismatch(module.state_dict(), self.state_dict)
         self.state_dict = {}  # checked: Lightning reads the file itself when it resumes
         if problem:
             raise CheckpointError(f"{self.path}: does not match the configured model ({problem})")
+        problem = settings_mismatch(self.settings, module, datamodule, run or {})
+        if problem:
+            raise ResumeMismatch(f"{self.path}: {problem}; resume with the checkpoint's settings or start a new run")
 
 
 def previous_outputs(output_dir: Path) -> list[str]:
@@ -87,16 +97,15 @@ def resume_point(cfg: DictConfig, output_dir: Path) -> ResumePoint | None:
         )
     else:
         return None
-    point = read_resume_point(path)
-    print(f"resuming from {point.path} at step {point.step}", flush=True)
-    return point
+    return read_resume_point(path)  # Run.check_resume says "resuming from ..." once it fits the config
 
 
 def read_resume_point(path: Path) -> ResumePoint:
     checkpoint = load_torch_file(path, what="checkpoint", mmap=True)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "global_step" not in checkpoint:
         raise CheckpointError(f"{path}: not a training checkpoint written by train.py (no state_dict/global_step)")
-    return ResumePoint(Path(path), int(checkpoint["global_step"]), checkpoint["state_dict"])
+    settings = {key: checkpoint.get(key) for key in ("hyper_parameters", "datamodule_hyper_parameters", RUN_KEY)}
+    return ResumePoint(Path(path), int(checkpoint["global_step"]), checkpoint["state_dict"], settings)
 
 
 def _directory_checkpoint(output_dir: Path) -> Path:

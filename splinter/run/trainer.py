@@ -13,19 +13,21 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from splinter.run.checkpointing import AtomicCheckpointIO, InterruptedCheckpoint
 from splinter.run.instantiate import instantiate_node
 from splinter.run.output_dir import CHECKPOINTS, INTERRUPTED, resume_command
+from splinter.run.resume_check import RunRecord, run_settings
 
 
 def run_callbacks(cfg: DictConfig, output_dir: Path, every_n_steps: int | None) -> list[Callback]:
     """Resumable checkpoints plus the user's `callbacks` list.
 
     checkpoints/last.ckpt every `every_n_steps`; checkpoints/interrupted.ckpt after Ctrl-C or a crash
-    (see splinter.run.checkpointing). Must be called in the main process: the resume command it
+    (see splinter.run.checkpointing); each records the run's settings (splinter.run.resume_check). Must be called in the main process: the resume command it
     prints is built from the Hydra command line.
     """
     checkpoints = output_dir / CHECKPOINTS
     return [
         ModelCheckpoint(dirpath=checkpoints, save_last=True, every_n_train_steps=every_n_steps, save_top_k=0),
         InterruptedCheckpoint(checkpoints / INTERRUPTED, resume_command(output_dir)),
+        RunRecord(run_settings(cfg)),
         *(instantiate_node(callback) for callback in cfg.get("callbacks") or []),
     ]
 
