@@ -67,6 +67,24 @@ def test_crash_mid_epoch_and_resume_gives_the_uninterrupted_weights(tmp_path, mo
     assert any(not torch.equal(crashed[f"model.{k}"], a[k]) for k in a if f"model.{k}" in crashed)
 
 
+@pytest.mark.parametrize("streaming", [True, False])
+def test_a_checkpoint_from_the_last_batch_of_an_epoch_resumes_with_the_next_epoch(tmp_path, streaming):
+    # last.ckpt after 22 steps: the epoch's last batch. A stream's length is unknown to the loader, so the
+    # resumed run must not skip 22 batches of the next epoch, and must shuffle the stream for epoch 1.
+    cache = tmp_path / "cache"
+    common = [f"data.streaming={str(streaming).lower()}", f"data.files=[{SAMPLE}]", "task.max_steps=26",
+              "task.checkpoint_every_n_steps=22"]
+    pretrain(tmp_path / "full", cache, *common)
+    with pytest.raises(RuntimeError, match="simulated crash at step 24"):
+        pretrain(tmp_path / "crashed", cache, *common, "callbacks=[{_target_: run_helpers.CrashAtStep, step: 24}]")
+    last = tmp_path / "crashed" / "checkpoints" / "last.ckpt"
+    state = torch.load(last, map_location="cpu", weights_only=True)
+    assert (state["global_step"], state["epoch"], state["splinter_resume"]["batches_in_epoch"]) == (22, 0, 22)
+    pretrain(tmp_path / "resumed", cache, *common, f"ckpt_path={last}")
+    a, b = weights(tmp_path / "full"), weights(tmp_path / "resumed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_a_stream_read_by_two_workers_resumes_with_the_worker_whose_turn_it_was(tmp_path):
     # Two files, two workers taking turns by batch: after 5 batches the next one is the second worker's.
     cache = tmp_path / "cache"
@@ -89,6 +107,10 @@ def test_a_stream_loader_drops_the_consumed_batches_once():
     assert [batch.tolist() for batch in loader] == [[6, 7, 8], [9]]
     assert state.batches_in_epoch == 2  # a checkpoint written on the way out still records them
     assert len(list(loader)) == 4  # the next epoch starts at its first batch
+    state.load({"splinter_resume": {"batches_in_epoch": 4, "rng": state.rng}})
+    state.nothing_to_skip()  # the checkpoint ended its epoch
+    state.training_started(skipper(loader))
+    assert len(list(loader)) == 4
     loader.skip_batches(9)  # a checkpoint from the end of the epoch: nothing left of it
     assert list(loader) == []
 

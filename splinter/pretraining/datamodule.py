@@ -294,13 +294,18 @@ class PretrainDataModule(pl.LightningDataModule):
     def resume_stream(self, loader: SkippableStreamLoader) -> None:
         """A resumed run: the stream's shuffle for the restored epoch and the skip of its consumed batches,
         set now, before Lightning builds the iterator (and starts the workers) and fetches a batch ahead.
-        Lightning restored the checkpoint (the epoch, the module's `ResumeState`) before asking for this
-        loader; the module's on_train_start comes too late for a stream."""
+        Lightning restored the checkpoint (the loops' progress, the module's `ResumeState`) before asking
+        for this loader; the module's on_train_start comes too late for a stream. A checkpoint written
+        at the last batch of an epoch (Lightning knew it was the last: it fetches one ahead) goes on with
+        the next epoch from its first batch, and that is the epoch this iterator serves."""
         if self.trainer is None:
             return
-        self.set_epoch(self.trainer.current_epoch)
+        ended = bool(self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
+        self.set_epoch(self.trainer.current_epoch + ended)
         resume = getattr(self.trainer.lightning_module, "resume", None)
         if resume is not None:
+            if ended:
+                resume.nothing_to_skip()
             resume.training_started(loader)
 
     def stream_workers(self) -> int:

@@ -94,6 +94,11 @@ class ResumeState:
             )
         self.batches_in_epoch = skip(pending)
 
+    def nothing_to_skip(self) -> None:
+        """The checkpoint was written after the last batch of its epoch (known to the caller: a stream's
+        length is not), so the run goes on with the next epoch from its first batch."""
+        self._pending_skip = 0
+
     def epoch_started(self) -> None:
         self.batches_in_epoch = 0
 
