@@ -20,6 +20,11 @@ look-ahead is where a stream without any recurring span is detected; the trainer
 A `SplinterError` raised while a worker reads (a bad line late in a file) reaches the main process
 as itself (`WorkerErrors`), not as a traceback of the worker.
 
+Resuming mid-epoch (splinter.qa.resume) is exact in both modes: map-style rows are drawn by an
+`EpochShuffleSampler` (order = f(seed, epoch); `RankShare` under DDP), which skips the batches a
+checkpoint already trained on; a stream's `SkippableStreamLoader` reads them again and drops them
+(`resume_stream`). The masks need nothing restored: they are fixed per passage.
+
 Batches (`collate`): `input_ids`, `attention_mask`, `token_type_ids` (all 0: one segment) [B, L] padded
 to the longest row (optionally a multiple of `pad_to_multiple_of`); `question_positions`,
 `start_positions`, `end_positions` [B, Q] padded with 0 to the row with most questions (Q ≥ 1);
