@@ -7,8 +7,8 @@ batch), and `skip_batches` drops the batches a checkpoint already consumed. `Epo
 shuffles; `LengthGroupedSampler` puts windows of similar length into the same batch. Under DDP,
 `RankShare` hands each process its slice of every global batch. A stream has no indices to order:
 `SkippableStreamLoader` (pretraining's `data.streaming=true`) reads the batches already consumed again
-and drops them. All are plain module-level classes so that DataLoader workers
-and ddp_spawn can pickle them.
+and drops them. All are plain module-level classes so that DataLoader workers and ddp_spawn can
+pickle them.
 """
 
 from __future__ import annotations
@@ -166,7 +166,6 @@ class RankShare(DistributedSampler):
         return sum(len(piece) for piece in self._slices(list(range(self.sampler.num_items)), 0))
 
 
-
 class SkippableStreamLoader(DataLoader):
     """A DataLoader over a training stream (pretraining's `data.streaming=true`) that a run resumed
     mid-epoch continues exactly: `skip_batches(k)` drops the first k batches of the next iteration.
@@ -175,7 +174,7 @@ class SkippableStreamLoader(DataLoader):
     them is what the uninterrupted run saw: the masking seed of a passage (its index in the stream)
     and the shuffle buffer are untouched, and with several workers, which take turns by batch, the
     turn order too. The skip must be set before the iterator is created: Lightning fetches a stream's
-    first batch ahead, when it builds the loader's iterator (see `PretrainDataModule.train_dataloader`).
+    first batch ahead, when it builds the loader's iterator (see `PretrainDataModule.resume_stream`).
     """
 
     def __init__(self, *args, **kwargs):
