@@ -5,16 +5,19 @@ batches, in the same order, and on every process the same share of them. `EpochO
 base: each epoch's order is a function of (seed, epoch), cut into batches of `batch_size` (the global
 batch), and `skip_batches` drops the batches a checkpoint already consumed. `EpochShuffleSampler`
 shuffles; `LengthGroupedSampler` puts windows of similar length into the same batch. Under DDP,
-`RankShare` hands each process its slice of every global batch. All are plain module-level classes so
-that DataLoader workers and ddp_spawn can pickle them.
+`RankShare` hands each process its slice of every global batch. A stream has no indices to order:
+`SkippableStreamLoader` (pretraining's `data.streaming=true`) reads the batches already consumed again
+and drops them. All are plain module-level classes so that DataLoader workers and ddp_spawn can
+pickle them.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 
 import torch
-from torch.utils.data import DistributedSampler, Sampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 
 class EpochOrderSampler(Sampler[int]):
@@ -161,3 +164,31 @@ class RankShare(DistributedSampler):
 
     def __len__(self) -> int:
         return sum(len(piece) for piece in self._slices(list(range(self.sampler.num_items)), 0))
+
+
+class SkippableStreamLoader(DataLoader):
+    """A DataLoader over a training stream (pretraining's `data.streaming=true`) that a run resumed
+    mid-epoch continues exactly: `skip_batches(k)` drops the first k batches of the next iteration.
+
+    They are read, masked and collated as before and dropped in the main process, so what follows
+    them is what the uninterrupted run saw: the masking seed of a passage (its index in the stream)
+    and the shuffle buffer are untouched, and with several workers, which take turns by batch, the
+    turn order too. The skip must be set before the iterator is created: Lightning fetches a stream's
+    first batch ahead, when it builds the loader's iterator (see `PretrainDataModule.resume_stream`).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._skip_batches = 0
+
+    def skip_batches(self, count: int) -> int:
+        self._skip_batches = count
+        return count
+
+    def __iter__(self):
+        iterator = super().__iter__()
+        skip, self._skip_batches = self._skip_batches, 0
+        # A checkpoint from the end of an epoch: the stream ends while skipping and the epoch is empty.
+        for _ in itertools.islice(iterator, skip):
+            pass
+        return iterator

@@ -20,6 +20,11 @@ look-ahead is where a stream without any recurring span is detected; the trainer
 A `SplinterError` raised while a worker reads (a bad line late in a file) reaches the main process
 as itself (`WorkerErrors`), not as a traceback of the worker.
 
+Resuming mid-epoch (splinter.qa.resume) is exact in both modes: map-style rows are drawn by an
+`EpochShuffleSampler` (order = f(seed, epoch); `RankShare` under DDP), which skips the batches a
+checkpoint already trained on; a stream's `SkippableStreamLoader` reads them again and drops them
+(`resume_stream`). The masks need nothing restored: they are fixed per passage.
+
 Batches (`collate`): `input_ids`, `attention_mask`, `token_type_ids` (all 0: one segment) [B, L] padded
 to the longest row (optionally a multiple of `pad_to_multiple_of`); `question_positions`,
 `start_positions`, `end_positions` [B, Q] padded with 0 to the row with most questions (Q ≥ 1);
@@ -36,6 +41,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
+from splinter.data.samplers import EpochShuffleSampler, RankShare, SkippableStreamLoader
 from splinter.errors import ConfigError, SplinterError
 from splinter.pretraining.corpus import count_empty_records, pack_documents, read_documents, resolve_sources
 from splinter.pretraining.objectives import get_objective
@@ -274,10 +280,38 @@ class PretrainDataModule(pl.LightningDataModule):
             num_workers=workers,
             persistent_workers=workers > 0,
         )
-        if self.streaming:
-            return DataLoader(WorkerErrors(self.dataset) if workers else self.dataset, **common)
+        # A generator of its own: creating the iterator otherwise draws from the global torch RNG, which
+        # would shift every later dropout mask of a run resumed from a checkpoint (splinter.qa.resume).
         generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.dataset, shuffle=self.shuffle, generator=generator, **common)
+        if self.streaming:
+            stream = WorkerErrors(self.dataset) if workers else self.dataset
+            loader = SkippableStreamLoader(stream, generator=generator, **common)
+            self.resume_stream(loader)
+            return loader
+        # Order = f(seed, epoch), skippable on resume; under DDP each process takes its `batch_size` slice
+        # of every global batch (RankShare), rather than Lightning's DistributedSampler, which cannot skip.
+        world = self.trainer.world_size if self.trainer is not None else 1
+        sampler = EpochShuffleSampler(len(self.dataset), self.seed, self.batch_size * world, shuffle=self.shuffle)
+        if world > 1:
+            sampler = RankShare(sampler, world, self.trainer.global_rank)
+        return DataLoader(self.dataset, sampler=sampler, generator=generator, **common)
+
+    def resume_stream(self, loader: SkippableStreamLoader) -> None:
+        """A resumed run: the stream's shuffle for the restored epoch and the skip of its consumed batches,
+        set now, before Lightning builds the iterator (and starts the workers) and fetches a batch ahead.
+        Lightning restored the checkpoint (the loops' progress, the module's `ResumeState`) before asking
+        for this loader; the module's on_train_start comes too late for a stream. A checkpoint written
+        at the last batch of an epoch (Lightning knew it was the last: it fetches one ahead) goes on with
+        the next epoch from its first batch, and that is the epoch this iterator serves."""
+        if self.trainer is None:
+            return
+        ended = bool(self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
+        self.set_epoch(self.trainer.current_epoch + ended)
+        resume = getattr(self.trainer.lightning_module, "resume", None)
+        if resume is not None:
+            if ended:
+                resume.nothing_to_skip()
+            resume.training_started(loader)
 
     def stream_workers(self) -> int:
         """`num_workers`, at most the stream's shards (files) of this process: `datasets` gives each
@@ -301,7 +335,8 @@ class PretrainDataModule(pl.LightningDataModule):
 
     def set_epoch(self, epoch: int) -> None:
         """Streaming: a different shuffle order per epoch (`IterableDataset.set_epoch`); called by
-        `PretrainModule.on_train_epoch_start`. Map-style datasets reshuffle through their sampler."""
+        `PretrainModule.on_train_epoch_start` and, for a resumed epoch (which Lightning does not start
+        again), by `resume_stream`. Map-style datasets reshuffle through their sampler."""
         if self.streaming and self.dataset is not None:
             self.dataset.set_epoch(epoch)
 

@@ -25,6 +25,7 @@ import torch
 
 from splinter.errors import ConfigError
 from splinter.optim import build_optimizer, linear_warmup_decay, warmup_length
+from splinter.qa.resume import ResumeState, skipper
 from splinter.question_token import QUESTION_TOKEN
 
 
@@ -68,6 +69,8 @@ class PretrainModule(pl.LightningModule):
 
             self.model = model_class(SplinterConfig(**config))
         self.model.train()  # from_pretrained returns eval mode; Lightning keeps whatever mode it finds
+        # Exact mid-epoch resume (splinter.qa.resume): the batches consumed and the dropout RNG.
+        self.resume = ResumeState()
 
     def setup(self, stage: str | None = None) -> None:
         """Check that the data's tokenizer fits the model (vocabulary size, [QUESTION] id)."""
@@ -99,8 +102,11 @@ class PretrainModule(pl.LightningModule):
         return self.model(**batch)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        if self.objective.name == "mlm":
-            return self._masked_lm_step(batch)
+        loss = self._masked_lm_step(batch) if self.objective.name == "mlm" else self._span_selection_step(batch)
+        self.resume.batch_finished()
+        return loss
+
+    def _span_selection_step(self, batch: dict) -> torch.Tensor:
         output = self.model(**batch)
         questions = (batch["question_positions"] > 0).sum()
         rows = batch["input_ids"].shape[0]
@@ -139,11 +145,22 @@ class PretrainModule(pl.LightningModule):
     def on_fit_start(self) -> None:
         self.train()  # dropout on, also after an evaluation elsewhere left the model in eval mode
 
+    def on_train_start(self) -> None:
+        # A map-style corpus's sampler skips here; a stream's loader already did (PretrainDataModule.resume_stream).
+        self.resume.training_started(skipper(self.trainer.train_dataloader))
+
     def on_train_epoch_start(self) -> None:
+        self.resume.epoch_started()
         datamodule = getattr(self.trainer, "datamodule", None)
         set_epoch = getattr(datamodule, "set_epoch", None)
         if callable(set_epoch):
             set_epoch(self.current_epoch)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        self.resume.save(checkpoint)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.resume.load(checkpoint)
 
     def schedule_steps(self) -> tuple[int, int]:
         """(warm-up steps, total steps) for the learning-rate schedule."""

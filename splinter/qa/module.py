@@ -21,7 +21,7 @@ from splinter.memory import release_freed_memory
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
 from splinter.optim import build_optimizer, linear_warmup_decay, warmup_length
-from splinter.qa.resume import ResumeState
+from splinter.qa.resume import ResumeState, skipper
 from splinter.span_metric import SpanMetric
 
 # The key of trainer.callback_metrics under which an evaluation leaves its SpanMetric result.
@@ -116,7 +116,7 @@ class QAModule(pl.LightningModule):
         self.log("train/lr", self.lr_schedulers().get_last_lr()[0], batch_size=batch["input_ids"].size(0))
 
     def on_train_start(self) -> None:
-        self.resume.training_started(getattr(self.trainer.train_dataloader, "sampler", None))
+        self.resume.training_started(skipper(self.trainer.train_dataloader))
 
     def on_train_epoch_start(self) -> None:
         self.resume.epoch_started()

@@ -9,6 +9,8 @@ DDP each process's `RankShare` of them) derive each epoch's order from (seed, ep
 batches already consumed; `ResumeState` records the consumed-batch count and the RNG state at the last
 completed step (under DDP, every process's) and puts both back on load. A sampler that cannot skip
 stops the run with one line (`InexactResume`) rather than resuming with another data order.
+Pretraining uses the same: `EpochShuffleSampler` for a map-style corpus, `SkippableStreamLoader` for
+a streamed one (`skipper` finds which of the two a DataLoader has); its masks are fixed per passage.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import random
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Sampler
 
 from splinter.errors import SplinterError
 
@@ -32,6 +34,14 @@ def _world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def skipper(dataloader: DataLoader | None):
+    """What skips a resumed epoch's first batches: a loader that can (a stream's,
+    `splinter.data.samplers.SkippableStreamLoader`) itself, any other its sampler."""
+    if callable(getattr(dataloader, "skip_batches", None)):
+        return dataloader
+    return getattr(dataloader, "sampler", None)
 
 
 def _rng_snapshot() -> dict:
@@ -83,6 +93,11 @@ class ResumeState:
                 f"({type(sampler).__name__}) cannot skip the {pending} batches the checkpoint already trained on"
             )
         self.batches_in_epoch = skip(pending)
+
+    def nothing_to_skip(self) -> None:
+        """The checkpoint was written after the last batch of its epoch (known to the caller: a stream's
+        length is not), so the run goes on with the next epoch from its first batch."""
+        self._pending_skip = 0
 
     def epoch_started(self) -> None:
         self.batches_in_epoch = 0
