@@ -38,7 +38,10 @@ def test_freed_heap_pages_are_returned_to_the_system():
     after = _rss_kib()
     for pin in pins:
         libc.free(pin)
-    assert before - after > 50 * 1024, (before, after)  # of the ~125 MiB freed, most goes back
+    # Of the ~125 MiB freed, without the trim nothing goes back (the pins hold the heap's top). How much
+    # does depends on the heap's state after hundreds of earlier tests in this process (49-120 MiB
+    # seen), so the bound only separates "returned" from "kept".
+    assert before - after > 16 * 1024, (before, after)
 
 
 def test_evaluation_hands_memory_back_every_sixteen_batches(monkeypatch):
