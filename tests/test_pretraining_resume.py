@@ -121,3 +121,26 @@ class Rows(IterableDataset):
 
     def __iter__(self):
         return iter(range(self.count))
+
+
+def test_pretraining_under_ddp_resumed_mid_epoch_ends_with_the_uninterrupted_weights(tmp_path):
+    # Two processes (ddp_spawn, gloo), a cached corpus: each process loads its half of every global batch
+    # of 4 (RankShare). A checkpoint after step 3 of an epoch of 22, resumed: both processes skip the
+    # three global batches and restore their own random state. Under ddp_spawn a crash leaves no
+    # interrupted.ckpt, so the run resumes from its periodic last.ckpt.
+    cache = tmp_path / "cache"
+    common = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.enable_progress_bar=false",
+              "trainer.enable_model_summary=false", "data.streaming=false", f"data.files=[{SAMPLE}]",
+              "task.max_steps=5", "task.checkpoint_every_n_steps=3"]
+    full = pretrain(tmp_path / "full", cache, *common)
+    assert full["steps"] == 5
+    with pytest.raises(Exception, match="simulated crash at step 4"):
+        pretrain(tmp_path / "crashed", cache, *common, "callbacks=[{_target_: run_helpers.CrashAtStep, step: 4}]")
+    saved = tmp_path / "crashed" / "checkpoints" / "last.ckpt"
+    state = torch.load(saved, map_location="cpu", weights_only=True)
+    assert state["global_step"] == 3 and state["splinter_resume"]["batches_in_epoch"] == 3
+    assert len(state["splinter_resume"]["rng_by_rank"]) == 2
+    resumed = pretrain(tmp_path / "resumed", cache, *common, f"ckpt_path={saved}")
+    assert resumed["steps"] == 5
+    a, b = weights(tmp_path / "full"), weights(tmp_path / "resumed")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

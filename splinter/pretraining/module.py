@@ -117,7 +117,7 @@ class PretrainModule(pl.LightningModule):
             loss = output.loss
         self.log("train/loss", loss, prog_bar=True, batch_size=rows)
         self.log("train/questions_per_row", questions.float() / rows, batch_size=rows)
-        self._log_lr(rows)
+        self._log_progress(rows)
         return loss
 
     def _masked_lm_step(self, batch: dict) -> torch.Tensor:
@@ -134,10 +134,13 @@ class PretrainModule(pl.LightningModule):
         loss = output.logits.sum() * 0.0 if masked == 0 else output.loss
         self.log("train/loss", loss, prog_bar=True, batch_size=rows)
         self.log("train/masked_per_row", masked.float() / rows, batch_size=rows)
-        self._log_lr(rows)
+        self._log_progress(rows)
         return loss
 
-    def _log_lr(self, rows: int) -> None:
+    def _log_progress(self, rows: int) -> None:
+        # The step count too: under ddp_spawn the main process's trainer stays at step 0, and
+        # callback_metrics is what comes back from rank 0 (results.json's "steps").
+        self.log("train/steps", float(self.global_step + 1), batch_size=1)
         optimizer = self.trainer.optimizers[0] if self._trainer is not None and self.trainer.optimizers else None
         if optimizer is not None:
             self.log("train/lr", optimizer.param_groups[0]["lr"], prog_bar=True, batch_size=rows)

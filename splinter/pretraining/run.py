@@ -107,7 +107,7 @@ def run(cfg: DictConfig) -> dict:
         "files": list(datamodule.files),
         "seed": cfg.seed,
         "data_seed": cfg.data.seed,
-        "steps": trainer.global_step,
+        "steps": int(trainer.callback_metrics.get("train/steps", trainer.global_step)),
         "final_loss": None if loss is None else float(loss),
         "span_statistics": _statistics(datamodule, statistics_path),
         "model_dir": str(run.output_dir / "model"),
