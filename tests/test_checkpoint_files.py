@@ -67,11 +67,17 @@ def test_a_checkpoint_of_another_model_config_is_one_line(last_ckpt, tmp_path):
                                 "word_embeddings.weight has shape (30522, 32), the model expects (30522, 64))")
 
 
-def test_evaluate_a_ckpt_whose_stored_config_does_not_match_its_weights(last_ckpt, tmp_path):
+def _three_layer_config(last_ckpt, tmp_path):
+    """A copy of the 2-layer run's checkpoint whose stored config says 3 layers."""
     checkpoint = torch.load(last_ckpt, weights_only=True)
     checkpoint["splinter_config"]["num_hidden_layers"] = 3
     edited = tmp_path / "edited.ckpt"
     torch.save(checkpoint, edited)
+    return edited
+
+
+def test_evaluate_a_ckpt_whose_stored_config_does_not_match_its_weights(last_ckpt, tmp_path):
+    edited = _three_layer_config(last_ckpt, tmp_path)
     with pytest.raises(CheckpointError) as error:
         run_evaluate(tmp_path / "eval", f"checkpoint={edited}")
     assert str(error.value).startswith(f"{edited}: its stored config does not match its weights (")
@@ -81,10 +87,7 @@ def test_evaluate_a_ckpt_whose_stored_config_does_not_match_its_weights(last_ckp
 def test_the_answerer_reads_a_ckpt_with_evaluations_reader_and_its_errors(last_ckpt, tmp_path):
     from splinter.inference import QuestionAnswerer
 
-    checkpoint = torch.load(last_ckpt, weights_only=True)
-    checkpoint["splinter_config"]["num_hidden_layers"] = 3
-    edited = tmp_path / "edited.ckpt"
-    torch.save(checkpoint, edited)
+    edited = _three_layer_config(last_ckpt, tmp_path)
     with pytest.raises(CheckpointError) as error:
         QuestionAnswerer.from_pretrained(edited)
     assert str(error.value) == (f"{edited}: its stored config does not match its weights "
