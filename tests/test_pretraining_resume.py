@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from splinter.data.samplers import SkippableStreamLoader
-from splinter.qa.resume import ResumeState, skipper
+from splinter.run.resume import ResumeState, skipper
 
 SAMPLE = Path(__file__).parent / "fixtures" / "pretrain" / "sample.txt"
 # sample.txt gives 106 passages at max_seq_length=64, 87 with a recurring span: an epoch has 22

@@ -131,7 +131,7 @@ def test_resume_mid_epoch_with_length_grouped_batches_matches_the_uninterrupted_
 def test_a_sampler_that_cannot_skip_stops_a_mid_epoch_resume_with_one_line():
     from torch.utils.data import SequentialSampler
 
-    from splinter.qa.resume import InexactResume, ResumeState
+    from splinter.run.resume import InexactResume, ResumeState
 
     state = ResumeState()
     state.load({"splinter_resume": {"batches_in_epoch": 3, "rng": state.rng}})

@@ -20,7 +20,7 @@ look-ahead is where a stream without any recurring span is detected; the trainer
 A `SplinterError` raised while a worker reads (a bad line late in a file) reaches the main process
 as itself (`WorkerErrors`), not as a traceback of the worker.
 
-Resuming mid-epoch (splinter.qa.resume) is exact in both modes: map-style rows are drawn by an
+Resuming mid-epoch (splinter.run.resume) is exact in both modes: map-style rows are drawn by an
 `EpochShuffleSampler` (order = f(seed, epoch); `RankShare` under DDP), which skips the batches a
 checkpoint already trained on; a stream's `SkippableStreamLoader` reads them again and drops them
 (`resume_stream`). The masks need nothing restored: they are fixed per passage.
@@ -281,7 +281,7 @@ class PretrainDataModule(pl.LightningDataModule):
             persistent_workers=workers > 0,
         )
         # A generator of its own: creating the iterator otherwise draws from the global torch RNG, which
-        # would shift every later dropout mask of a run resumed from a checkpoint (splinter.qa.resume).
+        # would shift every later dropout mask of a run resumed from a checkpoint (splinter.run.resume).
         generator = torch.Generator().manual_seed(self.seed)
         if self.streaming:
             stream = WorkerErrors(self.dataset) if workers else self.dataset

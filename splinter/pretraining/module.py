@@ -25,8 +25,8 @@ import torch
 
 from splinter.errors import ConfigError
 from splinter.optim import build_optimizer, linear_warmup_decay, warmup_length
-from splinter.qa.resume import ResumeState, skipper
 from splinter.question_token import QUESTION_TOKEN
+from splinter.run.resume import ResumeState, skipper
 
 
 class PretrainModule(pl.LightningModule):
@@ -69,7 +69,7 @@ class PretrainModule(pl.LightningModule):
 
             self.model = model_class(SplinterConfig(**config))
         self.model.train()  # from_pretrained returns eval mode; Lightning keeps whatever mode it finds
-        # Exact mid-epoch resume (splinter.qa.resume): the batches consumed and the dropout RNG.
+        # Exact mid-epoch resume (splinter.run.resume): the batches consumed and the dropout RNG.
         self.resume = ResumeState()
 
     def setup(self, stage: str | None = None) -> None:

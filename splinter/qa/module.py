@@ -21,7 +21,7 @@ from splinter.memory import release_freed_memory
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
 from splinter.optim import build_optimizer, linear_warmup_decay, warmup_length
-from splinter.qa.resume import ResumeState, skipper
+from splinter.run.resume import ResumeState, skipper
 from splinter.span_metric import SpanMetric
 
 # The key of trainer.callback_metrics under which an evaluation leaves its SpanMetric result.

@@ -1,3 +1,4 @@
 """What every run shares (fine-tuning, pretraining, evaluation): the run skeleton (`job`), its output
-directory and explicit resumption (`output_dir`), how checkpoints are written and read (`checkpointing`),
-and the Lightning trainer with its logger and callbacks (`trainer`)."""
+directory and explicit resumption (`output_dir`), what a resume must keep (`resume_check`) and restore
+exactly mid-epoch (`resume`), how checkpoints are written and read (`checkpointing`), and the Lightning
+trainer with its logger and callbacks (`trainer`)."""
