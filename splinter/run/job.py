@@ -44,16 +44,19 @@ class Run:
         directory, write the resolved config (a resumed run: in `check_resume`), seed. Nothing is
         written before the checks pass.
 
-        `resumable`: a training run, which may continue a checkpoint (`resume=true` / `ckpt_path=`) and
-        refuses a directory holding another run's checkpoints; other runs refuse only a finished run's
-        directory (results.json).
+        `resumable`: a training run, which may continue a checkpoint (`resume=true` / `ckpt_path=`);
+        either kind refuses a directory holding another run's results.json or checkpoints.
         """
         started = time.perf_counter()
         check_config(cfg)
         if check is not None:
             check(cfg)
         output_dir = Path(cfg.output_dir)
-        resume = resume_point(cfg, output_dir) if resumable else claim_output_dir(output_dir)
+        resume = None
+        if resumable:
+            resume = resume_point(cfg, output_dir)
+        else:
+            claim_output_dir(output_dir)
         if resume is None:  # a resumed run writes it once its checkpoint passed check_resume
             write_resolved_config(cfg, output_dir)
         pl.seed_everything(cfg.seed, workers=True, verbose=False)

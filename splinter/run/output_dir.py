@@ -40,7 +40,7 @@ class ResumePoint:
     # what it was trained with: hyper_parameters, datamodule_hyper_parameters and RunRecord's entry
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def check_matches(self, module, datamodule=None, run: dict[str, Any] | None = None) -> None:
+    def check_matches(self, module, datamodule, run: dict[str, Any]) -> None:
         """The checkpoint's weights fit the model this run built, and it was trained with the settings of
         this run's module, datamodule and `run` (`resume_check.run_settings` + the length in steps);
         else one line."""
@@ -48,7 +48,7 @@ class ResumePoint:
         self.state_dict = {}  # checked: Lightning reads the file itself when it resumes
         if problem:
             raise CheckpointError(f"{self.path}: does not match the configured model ({problem})")
-        problem = settings_mismatch(self.settings, module, datamodule, run or {})
+        problem = settings_mismatch(self.settings, module, datamodule, run)
         if problem:
             raise ResumeMismatch(f"{self.path}: {problem}; resume with the checkpoint's settings or start a new run")
 

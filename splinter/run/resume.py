@@ -112,7 +112,7 @@ class ResumeState:
     def save(self, checkpoint: dict) -> None:
         """Called on every process (Lightning builds the checkpoint everywhere, rank 0 writes it); under
         DDP each process's RNG state is gathered, since each draws its own dropout masks."""
-        rank, world = _world()
+        _, world = _world()
         states = [self.rng]
         if world > 1:
             states = [None] * world

@@ -78,9 +78,8 @@ def settings_mismatch(checkpoint: Mapping[str, Any], module, datamodule, run: Ma
                 return (f"was trained for {saved} steps in all, this run says {value} (task.max_steps; the lr "
                         "schedule spans the whole run, so to train longer start a new run from its model)")
             return _differs(key, saved, value)
-    sections = [(checkpoint.get("hyper_parameters"), module, "task.module.")]
-    if datamodule is not None:
-        sections.append((checkpoint.get("datamodule_hyper_parameters"), datamodule, "data."))
+    sections = [(checkpoint.get("hyper_parameters"), module, "task.module."),
+                (checkpoint.get("datamodule_hyper_parameters"), datamodule, "data.")]
     for saved, built, prefix in sections:
         problem = _hparams_mismatch(saved or {}, dict(built.hparams), type(built), prefix)
         if problem:
