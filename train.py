@@ -5,14 +5,16 @@ from hydra.utils import get_method
 from omegaconf import DictConfig
 
 from splinter.cli import friendly_errors
+from splinter.selection import objective
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 @friendly_errors
 def main(cfg: DictConfig) -> float | None:
     results = get_method(cfg.task.run)(cfg)
-    # Returned to Hydra so sweepers that optimise a value (e.g. Optuna) can use it.
-    return (results or {}).get("f1")
+    # Returned to Hydra for sweepers that optimise a value (hparams_search=optuna): the selection score,
+    # computed on the training questions only, never the evaluation-set F1 (unless selection.oracle=true).
+    return objective(results)
 
 
 if __name__ == "__main__":

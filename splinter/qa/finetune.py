@@ -51,6 +51,17 @@ def evaluate(trainer: pl.Trainer, module, datamodule) -> tuple[dict[str, str], d
     return predictions, metrics
 
 
+def fit_and_evaluate(trainer: pl.Trainer, module, datamodule, ckpt_path=None) -> tuple[dict[str, str], dict, float]:
+    """Train `module` on the datamodule's training windows, then score it on its evaluation set:
+    (predictions, metrics, training seconds). The run below and selection's fold runs
+    (splinter.selection.runner) both train this way."""
+    started = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    train_seconds = time.perf_counter() - started
+    predictions, metrics = evaluate(trainer, module, datamodule)
+    return predictions, metrics, train_seconds
+
+
 def summary_lines(results: dict, output_dir: Path) -> str:
     """What a user reads at the end of a run: the scores (before and after, when both exist) and where
     everything went."""
@@ -71,6 +82,13 @@ def run(cfg: DictConfig) -> dict:
     max_steps = training_steps(
         len(datamodule.train_windows), cfg.data.batch_size, cfg.task.epochs, cfg.task.min_steps, cfg.task.max_steps
     )
+    from splinter.selection.runner import run_selection  # imports this module
+
+    selection = run_selection(cfg, datamodule, tokenizer, run.output_dir)  # None for selection=none
+    if selection is not None and not selection["final_run"]:
+        return {"selection": selection}  # a study's trial: its selection score only, no evaluation
+    if selection is not None and selection.get("steps"):
+        max_steps = selection["steps"]  # selection.choose_steps: the step count the folds chose
     module = build_module(cfg)
     run.check_resume(module, datamodule, max_steps)
     check_fits_model(tokenizer, module.model.config.vocab_size)
@@ -84,10 +102,7 @@ def run(cfg: DictConfig) -> dict:
         if cfg.task.evaluate_before:
             _, scores = evaluate(trainer, module, datamodule)
             before = {"f1_before": scores["f1"], "exact_match_before": scores["exact_match"]}
-        train_started = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=run.ckpt_path)
-        train_seconds = time.perf_counter() - train_started
-        predictions, metrics = evaluate(trainer, module, datamodule)
+        predictions, metrics, train_seconds = fit_and_evaluate(trainer, module, datamodule, run.ckpt_path)
 
     if not trainer.is_global_zero:
         return {}
@@ -116,6 +131,7 @@ def run(cfg: DictConfig) -> dict:
         "train_seconds": round(train_seconds, 2),
         "eval_seconds": round(metrics["eval_seconds"], 2),
         "data": data,
+        **({"selection": selection} if selection is not None else {}),
     })
     print(summary_lines(results, run.output_dir), flush=True)
     return results
