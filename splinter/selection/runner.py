@@ -101,10 +101,24 @@ def run_selection(cfg: DictConfig, datamodule: QADataModule, tokenizer, output_d
     saved = Path(output_dir) / SELECTION_FILE
     if saved.is_file():  # a resumed run: the folds were scored before the interruption
         return {**json.loads(saved.read_text()), "final_run": final_run}
+    if selection.get("from_trial"):  # a study's final run: its best trial scored these folds
+        result = {**_read_trial(Path(str(selection.from_trial))), "from_trial": str(selection.from_trial)}
+        write_json(saved, result)
+        return {**result, "final_run": final_run}
     result = _score_folds(cfg, datamodule, tokenizer, method, selection)
     write_json(saved, result)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     return {**result, "final_run": final_run}
+
+
+def _read_trial(directory: Path) -> dict:
+    path = directory / SELECTION_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError("selection.from_trial", f"{path} not found: not the directory of a selection run") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError("selection.from_trial", f"{path}: not valid JSON ({error.msg})") from None
 
 
 def _score_folds(cfg: DictConfig, datamodule: QADataModule, tokenizer, method: str, selection) -> dict:
