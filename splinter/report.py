@@ -8,11 +8,15 @@ and ``f1`` (0-100), optionally ``eval_dataset``; ``error.json`` marks a failed j
 * ``results.md``: an F1 table and an EM table. Rows: model, plus every setting that differs between
   runs of the same cell (shown in an ``overrides`` column: a training-seed sweep gives a row per seed);
   columns: dataset × shots, ``train → eval`` when a run was evaluated on another dataset's dev set.
+  A ``selected`` column, when some run was not fixed, says how each row's configuration was chosen
+  (fixed / kfold / multisplit / oracle: results.json's ``selection``; splinter.reporting.selection).
   A cell is ``mean ± std (n=k)`` over the split seeds (sample std), ``mean (n=1)`` for one seed,
   ``-`` without a run, ``k failed`` added when jobs of that cell failed. With ``--paper`` (the default)
   an F1 cell for which the paper publishes a number also shows it and the difference. Then the failed
   jobs with their reasons and every file not averaged in (another kind of run, a duplicate, an invalid
-  file under ``--skip-invalid``). Also printed.
+  file under ``--skip-invalid``). Below a study's ``optimization_results.yaml``, a "Selection" section:
+  the selected run's F1 against the fixed protocol's and the best trial's (oracle), and the Spearman
+  correlation of selection score and evaluation F1 over the trials. Also printed.
 * ``results.csv``: long format, one line per cell and metric (``CSV_FIELDS``; ``overrides`` as
   ``key=value; ...``, ``n`` 0 and ``mean`` empty for a cell of failed jobs only, ``paper`` always filled
   where published).
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import logging
 import os
 import sys
@@ -41,13 +46,14 @@ from splinter.reporting.cells import Cell, Column, Row, Stat, Table, build_table
 from splinter.reporting.paper import SOURCE as PAPER_SOURCE
 from splinter.reporting.paper import paper_f1
 from splinter.reporting.runs import METRICS, FailedJob, Skipped, read_sweep
+from splinter.reporting.selection import selection_section
 
 log = logging.getLogger(__name__)
 
 METRIC_TITLES = {"f1": "F1", "exact_match": "Exact match"}
 CSV_FIELDS = (
     "model", "overrides", "dataset", "eval_dataset", "shots", "metric",
-    "mean", "std", "n", "seeds", "failed", "paper",
+    "mean", "std", "n", "seeds", "failed", "paper", "selected",
 )  # fmt: skip
 
 
@@ -81,14 +87,17 @@ def markdown_table(table: Table, metric: str, digits: int = 1, paper: bool = Tru
     columns = sorted({column for _, column in table})
     rows = sorted({row for row, _ in table}, key=Row.sort_key)
     with_overrides = any(row.settings for row in rows)
-    header = ["model", *(["overrides"] if with_overrides else []), *(c.label for c in columns)]
+    with_selected = any(row.selected != "fixed" for row in rows)  # a column only when some row was selected
+    header = ["model", *(["overrides"] if with_overrides else []), *(["selected"] if with_selected else []),
+              *(c.label for c in columns)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [
             format_cell(table.get((row, c)), metric, digits, paper_number(row, c, metric) if paper else None)
             for c in columns
         ]
-        texts = [row.model, *([row.overrides] if with_overrides else []), *cells]
+        texts = [row.model, *([row.overrides] if with_overrides else []),
+                 *([row.selected] if with_selected else []), *cells]
         lines.append("| " + " | ".join(text.replace("|", "\\|") for text in texts) + " |")
     return "\n".join(lines)
 
@@ -151,6 +160,7 @@ def write_csv(table: Table, path: Path) -> None:
                         "" if st is None else ";".join("file" if s is None else str(s) for s in st.seeds),
                         len(cell.failed),
                         "" if paper is None else f"{paper:.1f}",
+                        row.selected,
                     ]
                 )
 
@@ -272,6 +282,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out if args.out is not None else args.dir
     os.makedirs(out, exist_ok=True)
     text = markdown_report(table, sweep.failed, skipped, args.digits, args.paper)
+    fixed_runs = [json.loads(run.path.read_text(encoding="utf-8")) for run in sweep.runs if run.selected == "fixed"]
+    try:
+        text += selection_section(args.dir, fixed_runs, args.digits)  # "" without a study
+    except SplinterError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     _write_then_rename(out / "results.md", lambda tmp: tmp.write_text(text, encoding="utf-8"))
     _write_then_rename(out / "results.csv", lambda tmp: write_csv(table, tmp))
     _write_then_rename(out / "learning_curve.png", lambda tmp: plot_learning_curve(table, tmp))

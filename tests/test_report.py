@@ -96,7 +96,7 @@ def test_tables_csv_and_plot(sweep, capsys):
     rows = read_csv(sweep / "results.csv")
     assert list(rows[0]) == [
         "model", "overrides", "dataset", "eval_dataset", "shots", "metric",
-        "mean", "std", "n", "seeds", "failed", "paper",
+        "mean", "std", "n", "seeds", "failed", "paper", "selected",
     ]  # fmt: skip
     assert len(rows) == 2 * 4
     by_key = {(r["model"], r["dataset"], r["shots"], r["metric"]): r for r in rows}

@@ -45,6 +45,7 @@ class Column:
 class Row:
     model: str
     settings: tuple[tuple[str, str], ...]  # (key, value) of every row-defining key, sorted by key
+    selected: str = "fixed"  # how the row's configuration was chosen (splinter.reporting.selection)
 
     @property
     def overrides(self) -> str:
@@ -52,7 +53,8 @@ class Row:
 
     @property
     def label(self) -> str:
-        return f"{self.model} [{self.overrides}]" if self.settings else self.model
+        label = f"{self.model} [{self.overrides}]" if self.settings else self.model
+        return label if self.selected == "fixed" else f"{label} ({self.selected})"
 
     def sort_key(self) -> tuple:
         """Model, then values, numbers by value (seed=2 before seed=10)."""
@@ -63,7 +65,7 @@ class Row:
             except ValueError:
                 return (1, 0.0, text)
 
-        return (self.model, tuple((key, value(text)) for key, text in self.settings))
+        return (self.model, tuple((key, value(text)) for key, text in self.settings), self.selected)
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ def setting(settings: Settings, key: str) -> str:
 
 
 def row_of(job: Job, keys: Sequence[str]) -> Row:
-    return Row(job.model, tuple((key, setting(job.settings, key)) for key in keys))
+    return Row(job.model, tuple((key, setting(job.settings, key)) for key in keys), job.selected)
 
 
 def build_table(runs: Sequence[Run], failed: Sequence[FailedJob]) -> tuple[Table, list[Skipped]]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from splinter.errors import DataError, SplinterError
+from splinter.reporting.selection import selection_label
 
 log = logging.getLogger("splinter.report")
 
@@ -42,6 +43,7 @@ IGNORED_KEYS = (
     "trainer.enable_model_summary",
     "trainer.log_every_n_steps",
     "task.checkpoint_every_n_steps",
+    "selection.from_trial",  # where a study's final run read its fold scores (the same scores)
 )
 
 # The config keys that place a run in the table: row model, column dataset and shots, and the split seed
@@ -73,6 +75,7 @@ class Run:
     path: Path
     mtime: float
     settings: Settings
+    selected: str = "fixed"  # how its configuration was chosen: fixed | kfold | multisplit | oracle
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,14 @@ class FailedJob:
     @property
     def placed(self) -> bool:
         return None not in (self.model, self.dataset, self.shots)
+
+    @property
+    def selected(self) -> str:
+        """How the job's configuration was to be chosen, as far as its config says."""
+        if str(self.settings.values.get("selection.oracle")).lower() == "true":
+            return "oracle"
+        method = self.settings.values.get("selection.method")
+        return "fixed" if method in (None, "none") else method
 
 
 @dataclass(frozen=True)
@@ -253,6 +264,7 @@ def load_run(path: Path) -> Run:
         path=path,
         mtime=path.stat().st_mtime,
         settings=settings,
+        selected=selection_label(data),
     )
 
 

@@ -18,10 +18,10 @@ conf/hparams_search/optuna.yaml):
   still sees only selection scores.
 * A trial that fails (an error, no score) is recorded as failed in the study and the sweep goes on
   (splinter.sweeps lists failed jobs at the end and exits 2). `n_trials` counts finished trials.
-* The same command resumes an interrupted study: finished trials are kept, a trial left running is
-  marked failed (listed in the study's user attribute `interrupted_trials`, not counted), and trials run until n_trials finished.
-  The sampler of trial n is seeded with `sampler_seed + n`, so a trial's parameters depend only on the
-  seed and the trials before it: a resumed study samples what an uninterrupted one would have.
+* The same command resumes an interrupted study: finished trials are kept; a trial left running is
+  marked failed (listed in the study's user attribute `interrupted_trials`, not counted) and re-run with
+  its parameters; trials run until n_trials finished. The sampler of the n-th counted trial is seeded
+  with `sampler_seed + n`, so a resumed study samples what an uninterrupted one would have.
 * At the end the best trial's configuration is trained on all K questions and evaluated once (reusing
   the trial's fold scores, `selection.from_trial`), its command line is printed, and
   `<sweep dir>/optimization_results.yaml` records each study's best parameters and selection score.
@@ -135,10 +135,11 @@ class Study:
         from optuna.trial import TrialState
 
         interrupted = list(self.study.user_attrs.get("interrupted_trials", []))
-        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             interrupted.append(trial.number)
             self.study.set_user_attr("interrupted_trials", interrupted)
             self.study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+            self.study.enqueue_trial(trial.params)  # the next trial re-runs its parameters
             print(f"study {self.name}: trial {trial.number} was interrupted; marked failed, not counted",
                   file=sys.stderr, flush=True)
 
@@ -154,9 +155,9 @@ class Study:
 
         sweeper = self.sweeper
         while self.finished() < sweeper.n_trials:
-            number = len(self.study.trials)
-            # Seeded per trial: the parameters of trial n depend on the seed and trials 0..n-1 only.
-            self.study.sampler = optuna.samplers.TPESampler(seed=int(sweeper.sampler_seed) + number)
+            # Seeded per counted trial: the n-th finished trial's parameters depend on the seed and the
+            # trials before it only, so an interrupted and resumed study samples as an uninterrupted one.
+            self.study.sampler = optuna.samplers.TPESampler(seed=int(sweeper.sampler_seed) + self.finished())
             trial = self.study.ask()
             values = {param.key: param.suggest(trial) for param in space}
             job = [*self.overrides, *(f"{key}={_format(value)}" for key, value in values.items())]
@@ -173,6 +174,13 @@ class Study:
             else:
                 self.study.tell(trial, value)
                 log.info("study %s: trial %d: selection score %.3f %s", self.name, trial.number, value, values)
+
+    def trials(self) -> list[dict]:
+        """Every trial: number, state, selection score (null unless complete), job directory."""
+        interrupted = set(self.study.user_attrs.get("interrupted_trials", []))
+        return [{"number": t.number, "state": "interrupted" if t.number in interrupted else t.state.name.lower(),
+                 "selection_score": t.value, "params": t.params, "output_dir": t.user_attrs.get("output_dir")}
+                for t in self.study.get_trials(deepcopy=False)]
 
     def best(self) -> dict | None:
         from optuna.trial import TrialState
@@ -244,7 +252,7 @@ def run_sweep(sweeper, arguments: list[str]) -> list[dict]:
         study.run(space)
         best = study.best()
         summary: dict[str, Any] = {"study": name, "overrides": list(combo), "oracle": oracle,
-                                   "trials": len(study.study.trials), "finished": study.finished()}
+                                   "finished": study.finished(), "trials": study.trials()}
         if best is None:
             print(f"study {name}: no trial finished; nothing to train", file=sys.stderr, flush=True)
             summary.update(best_params=None, best_selection_score=None)
