@@ -95,3 +95,21 @@ class RecordWindowsPerStep(pl.Callback):
         if trainer.is_global_zero:
             with open(self.path, "a") as file:
                 file.write(f"{trainer.current_epoch} {total}\n")
+
+
+class CtrlCOnce(pl.Callback):
+    """Ctrl-C at the start of a training run, once: `marker` holds how many runs (trainer.fit calls of this
+    or later processes) to let through first; it is removed when the interrupt happens, so the same
+    command then runs undisturbed (an interrupted and resumed sweep)."""
+
+    def __init__(self, marker: str):
+        self.marker = Path(marker)
+
+    def on_train_start(self, trainer, pl_module):
+        if not self.marker.exists():
+            return
+        left = int(self.marker.read_text())
+        if left == 0:
+            self.marker.unlink()
+            raise KeyboardInterrupt
+        self.marker.write_text(str(left - 1))

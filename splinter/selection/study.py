@@ -23,7 +23,8 @@ conf/hparams_search/optuna.yaml):
   its parameters; trials run until n_trials finished. The sampler of the n-th counted trial is seeded
   with `sampler_seed + n`, so a resumed study samples what an uninterrupted one would have.
 * At the end the best trial's configuration is trained on all K questions and evaluated once (reusing
-  the trial's fold scores, `selection.from_trial`), its command line is printed, and
+  the trial's fold scores, `selection.from_trial`; with evaluate_trials the best trial already was), its
+  command line is printed, and
   `<sweep dir>/optimization_results.yaml` records each study's best parameters and selection score.
 * `selection=none` is refused (its objective would be the evaluation set) unless `selection.oracle=true`.
 """
@@ -161,7 +162,7 @@ class Study:
             trial = self.study.ask()
             values = {param.key: param.suggest(trial) for param in space}
             job = [*self.overrides, *(f"{key}={_format(value)}" for key, value in values.items())]
-            if not sweeper.evaluate_trials:
+            if not (sweeper.evaluate_trials or self.oracle):  # an oracle trial's score is its evaluation
                 job.append("selection.final_run=false")
             ret = sweeper.launch(job)
             value, output_dir = _outcome(ret)
@@ -199,9 +200,13 @@ class Study:
         command = "python train.py " + " ".join([*self.overrides, *chosen])
         if done and (Path(done) / "results.json").is_file():
             return {"output_dir": done, "command": command}  # a resumed sweep: already trained
-        job = [*self.overrides, *chosen, "selection.final_run=true"]
-        if not self.oracle:
-            job.append(f"selection.from_trial='{best['output_dir']}'")  # reuse its fold scores
+        if (self.sweeper.evaluate_trials or self.oracle) and best["output_dir"] and (Path(best["output_dir"]) / "results.json").is_file():
+            # evaluate_trials or oracle: the best trial already trained on all K and was evaluated
+            print(f"study {self.name}: best trial {best['trial']} (selection score {best['value']:.3f}), "
+                  f"evaluated in {best['output_dir']}\n  {command}", flush=True)
+            return {"output_dir": best["output_dir"], "command": command}
+        # reuse the best trial's fold scores
+        job = [*self.overrides, *chosen, "selection.final_run=true", f"selection.from_trial='{best['output_dir']}'"]
         ret = self.sweeper.launch(job)
         _, output_dir = _outcome(ret)
         self.study.set_user_attr("final_output_dir", output_dir)
