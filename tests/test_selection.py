@@ -255,3 +255,15 @@ def test_report_selection_section(tmp_path):
     assert "| study/data.seed=42 | kfold | 5 | 40.0 | 60.0 | 55.0 | 60.0 | +0.0 | 0.80 (n=4) |" in md
     rows = {line.split(" | ")[2] for line in md.splitlines() if line.startswith("| tiny |")}
     assert rows == {"kfold", "fixed"}  # each row says how it was selected
+
+
+def test_failed_trials_are_recorded_and_the_sweep_goes_on(tmp_path):
+    # 0 steps (task.epochs=0 under hparams_search=optuna): every trial stops with one line
+    result = sweep(tmp_path, "hydra.sweeper.params.steps.low=0", "hydra.sweeper.params.steps.high=0")
+    assert result.returncode == 2  # the sweep's failure rule: failed jobs listed, exit status 2
+    found = optimization_results(tmp_path)
+    assert [t["state"] for t in found["studies"][0]["trials"]] == ["fail", "fail"]  # both trials ran
+    assert found["best_params"] is None and found["best_selection_score"] is None
+    message = "config key 'task.min_steps': task.epochs=0 and task.min_steps=0 give 0 training steps"
+    assert json.loads((tmp_path / "0-tiny-squad-16shots-split42" / "error.json").read_text())["error"] == message
+    assert "2 sweep job(s) failed:" in result.stderr and "no trial finished; nothing to train" in result.stderr

@@ -138,6 +138,9 @@ def _score_folds(cfg: DictConfig, datamodule: QADataModule, tokenizer, method: s
         fold.setup("fit")
         fold_steps = training_steps(len(fold.train_windows), cfg.data.batch_size, cfg.task.epochs,
                                     cfg.task.min_steps, cfg.task.max_steps)
+        if fold_steps < 1:  # Lightning would train nothing and the fold would score an untrained model
+            raise ConfigError("task.min_steps", f"task.epochs={cfg.task.epochs} and task.min_steps="
+                                                f"{cfg.task.min_steps} give 0 training steps")
         pl.seed_everything(cfg.seed, workers=True, verbose=False)  # every fold starts as the run would
         module = build_module(cfg)
         module.tokenizer = tokenizer
