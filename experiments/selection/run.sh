@@ -17,6 +17,7 @@ TRIALS=${TRIALS:-8}
 PY=${PY:-.venv/bin/python}
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled
 mkdir -p "$OUT"
+timed() { local start=$SECONDS; "$@"; echo "wall seconds: $((SECONDS - start))"; }
 
 COMMON=(model=minilm logger=csv data.root="$SHARED" data.eval_file=data/demo/squad-dev-slice.jsonl.gz
         data.max_seq_length=256 data.eval_batch_size=64
@@ -24,11 +25,11 @@ COMMON=(model=minilm logger=csv data.root="$SHARED" data.eval_file=data/demo/squ
 
 for shots in $SHOTS; do
   # the fixed protocol: no selection
-  /usr/bin/time -v $PY train.py -m "${COMMON[@]}" task.max_steps=40 task.module.lr=1e-4 \
+  timed $PY train.py -m "${COMMON[@]}" task.max_steps=40 task.module.lr=1e-4 \
     data.shots="$shots" data.seed="$SEEDS" hydra.sweep.dir="$OUT/fixed/$shots" \
     > "$OUT/fixed-$shots.log" 2>&1
   # one study per split seed, on the selection score only; lr and steps searched, warm-up and batch fixed
-  /usr/bin/time -v $PY train.py -m hparams_search=optuna selection=kfold "${COMMON[@]}" \
+  timed $PY train.py -m hparams_search=optuna selection=kfold "${COMMON[@]}" \
     hydra.sweeper.n_trials="$TRIALS" hydra.sweeper.sampler_seed=0 hydra.sweeper.evaluate_trials=true \
     hydra.sweeper.params.steps.low=20 hydra.sweeper.params.steps.high=120 hydra.sweeper.params.steps.step=20 \
     hydra.sweeper.params.lr.low=3e-5 hydra.sweeper.params.lr.high=3e-4 \
@@ -39,4 +40,4 @@ done
 
 # tables (rows marked fixed / kfold) and the Selection section: selected vs fixed vs oracle, Spearman
 $PY -m splinter.report "$OUT" --out "$OUT/table"
-grep -h "Elapsed (wall clock)" "$OUT"/*.log || true
+grep -H "wall seconds" "$OUT"/*.log || true
