@@ -237,6 +237,10 @@ def run_sweep(sweeper, arguments: list[str]) -> list[dict]:
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise ConfigError("hparams_search", "optuna needs the optuna package: pip install -e \".[search]\"") from None
     parser = OverridesParser.create(config_loader=sweeper.hydra_context.config_loader)
     parsed = parser.parse_overrides(arguments)
     combinations = BasicSweeper.split_arguments(parsed, None)[0]
