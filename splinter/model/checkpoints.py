@@ -91,6 +91,20 @@ def read_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], Path]:
     return dict(state), path
 
 
+def state_mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> str | None:
+    """The first difference between a model's state dict and a checkpoint's, in words; None if they fit."""
+    missing = sorted(set(expected) - set(given))
+    if missing:
+        return f"{len(missing)} weights missing, e.g. {missing[0]}"
+    unexpected = sorted(set(given) - set(expected))
+    if unexpected:
+        return f"{len(unexpected)} unexpected weights, e.g. {unexpected[0]}"
+    for key, tensor in expected.items():
+        if tuple(given[key].shape) != tuple(tensor.shape):
+            return f"{key} has shape {tuple(given[key].shape)}, the model expects {tuple(tensor.shape)}"
+    return None
+
+
 def canonical_state_dict(
     state: Mapping[str, torch.Tensor], from_bert: bool, encoder_prefix: str, kept_bert_prefixes: tuple[str, ...] = ()
 ) -> dict[str, torch.Tensor]:
