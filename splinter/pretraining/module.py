@@ -30,7 +30,6 @@ from splinter.optim import build_optimizer, check_warmup, linear_warmup_decay, w
 from splinter.question_token import QUESTION_TOKEN
 from splinter.run.resume import ResumeState, skipper
 
-
 # The paper's 10,000 warm-up steps of 2.4M, as a fraction: round(WARMUP_RATIO × 2.4M) = 10,000.
 WARMUP_RATIO = 0.0041667
 
