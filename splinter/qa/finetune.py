@@ -15,6 +15,7 @@ from splinter.files import write_json
 from splinter.qa.module import EVALUATION_RESULT
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
+from splinter.run.console import label_evaluation
 from splinter.run.trainer import build_trainer, run_callbacks
 from splinter.tokenizer import check_fits_model, load_tokenizer
 
@@ -82,11 +83,13 @@ def run(cfg: DictConfig) -> dict:
         trainer = build_trainer(cfg, max_steps=max_steps, callbacks=callbacks, logger=logger)
         datamodule.process_batch_size(trainer.world_size)  # the global batch must split evenly
         if cfg.task.evaluate_before:
+            label_evaluation(trainer, "Evaluating before fine-tuning")
             _, scores = evaluate(trainer, module, datamodule)
             before = {"f1_before": scores["f1"], "exact_match_before": scores["exact_match"]}
         train_started = time.perf_counter()
         trainer.fit(module, datamodule=datamodule, ckpt_path=run.ckpt_path)
         train_seconds = time.perf_counter() - train_started
+        label_evaluation(trainer, "Evaluating after fine-tuning")
         predictions, metrics = evaluate(trainer, module, datamodule)
 
     if not trainer.is_global_zero:
