@@ -13,9 +13,9 @@ from omegaconf import DictConfig
 from splinter.config_checks import check_required
 from splinter.files import write_json
 from splinter.qa.module import EVALUATION_RESULT
+from splinter.run.console import label_evaluation
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
-from splinter.run.console import label_evaluation
 from splinter.run.trainer import build_trainer, run_callbacks
 from splinter.tokenizer import check_fits_model, load_tokenizer
 

@@ -78,8 +78,8 @@ class ParameterSummary(ModelSummary):
         columns = [(name, [str(value) for value in values]) for name, values in summary_data
                    if name != "FLOPs" or total_flops]
         widths = [max(len(name), *(len(value) for value in values)) for name, values in columns]
-        rows = [[name for name, _ in columns], *zip(*(values for _, values in columns))]
-        lines = [" | ".join(f"{cell:<{width}}" for cell, width in zip(row, widths)).rstrip() for row in rows]
+        rows = [[name for name, _ in columns], *zip(*(values for _, values in columns), strict=True)]
+        lines = [" | ".join(f"{cell:<{width}}" for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
         lines.append(
             f"{get_human_readable_count(trainable_parameters).strip()} trainable params, "
             f"{get_human_readable_count(total_parameters - trainable_parameters).strip()} non-trainable, "
