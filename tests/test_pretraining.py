@@ -313,7 +313,8 @@ def test_a_short_run_with_the_default_warmup_reaches_its_peak_lr_and_learns(toke
     )
     trainer.fit(module, datamodule=dm)
     assert len(lrs.lrs) == 20 and max(lrs.lrs) == pytest.approx(1e-3)
-    assert fixed_batch_loss(module, batch) < before - 0.1
+    after = fixed_batch_loss(module, batch)
+    assert after < before - 0.1, (before, after)
 
 
 def test_an_absolute_warmup_longer_than_the_run_is_refused(tokenizer, cache, tmp_path):
