@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from splinter.cli import friendly_errors
+from splinter.cli import friendly_errors, main_with_one_line_errors
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
@@ -15,4 +15,4 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    main_with_one_line_errors(main)

@@ -4,7 +4,7 @@ import hydra
 from hydra.utils import get_method
 from omegaconf import DictConfig
 
-from splinter.cli import friendly_errors
+from splinter.cli import friendly_errors, main_with_one_line_errors
 from splinter.selection import objective
 
 
@@ -18,4 +18,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    main_with_one_line_errors(main)

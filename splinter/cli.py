@@ -8,8 +8,10 @@ file (Hydra's <output_dir>/<job name>.log).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -29,6 +31,7 @@ def friendly_errors(main):
 
     @functools.wraps(main)
     def wrapper(cfg, *args, **kwargs):
+        _composition_done()
         log.setLevel(logging.INFO)
         for pattern in _NOISE:
             warnings.filterwarnings("ignore", message=pattern)
@@ -67,3 +70,68 @@ def _to_log_files(line: str) -> None:
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.FileHandler):
             handler.handle(record)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Hydra's composition errors (a mistyped group, option or key) as one line with "did you mean"
+
+_FULL_ERROR = "HYDRA_FULL_ERROR"
+_SET_BY_US = "SPLINTER_SET_HYDRA_FULL_ERROR"
+
+
+def main_with_one_line_errors(main) -> None:
+    """Call a `@hydra.main` entry point; a config that cannot be composed is one line on stderr, exit 2.
+
+    Hydra prints such errors itself (17 lines with the search path, and `+key=` advice for a typo);
+    HYDRA_FULL_ERROR=1, Hydra's documented switch, makes it raise them instead, so they can be worded
+    here. The switch is turned off again when the task starts (`_composition_done`): errors during the
+    run keep Hydra's usual report. A user who set HYDRA_FULL_ERROR gets Hydra's full errors.
+    """
+    if os.environ.get(_FULL_ERROR):
+        main()
+        return
+    os.environ[_FULL_ERROR] = os.environ[_SET_BY_US] = "1"
+    try:
+        main()
+    except Exception as error:
+        line = composition_error_line(error)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        _composition_done()
+
+
+def _composition_done() -> None:
+    if os.environ.pop(_SET_BY_US, None):
+        os.environ.pop(_FULL_ERROR, None)
+
+
+def composition_error_line(error: BaseException) -> str | None:
+    """One line for an error Hydra raised while composing the config; None for any other error."""
+    from hydra.errors import CompactHydraException, MissingConfigException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+    if isinstance(error, MissingConfigException) and error.missing_cfg_file and error.options is not None:
+        group, _, option = error.missing_cfg_file.rpartition("/")
+        return (f"config group '{group}' has no option '{option}'{_did_you_mean(option, error.options)}; "
+                f"options: {', '.join(error.options)}")
+    cause = error.__cause__
+    if isinstance(error, CompactHydraException) and isinstance(cause, (ConfigAttributeError, ConfigKeyError)):
+        parent = cause.parent_node
+        if cause.full_key and parent is not None and hasattr(parent, "keys"):
+            prefix = cause.full_key[: -len(str(cause.key))]  # "data." for data.shotz, "" at the top
+            keys = [str(key) for key in parent.keys() if str(key) != "hydra"]
+            where = f"under '{prefix[:-1]}'" if prefix else "at the top level"
+            suggestion = _did_you_mean(str(cause.key), keys, prefix)
+            listing = "" if suggestion else f"; keys {where}: {', '.join(keys)} (a new key: +{cause.full_key}=...)"
+            return f"config key '{cause.full_key}' does not exist{suggestion}{listing}"
+    if isinstance(error, CompactHydraException):
+        return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return None
+
+
+def _did_you_mean(word: str, choices, prefix: str = "") -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{prefix}{close[0]}'?)" if close else ""

@@ -139,7 +139,7 @@ RULES: dict[str, Rule] = {
     # task.module (fine-tuning, pretraining, decoding in evaluate.py)
     "task.module.lr": number(0, open_low=True),
     "task.module.warmup_ratio": number(0, 1, optional=True),
-    "task.module.warmup_steps": integer(0),
+    "task.module.warmup_steps": integer(0, optional=True),
     "task.module.total_steps": POSITIVE_OR_NULL,
     "task.module.weight_decay": number(0),
     "task.module.betas": betas(),
@@ -201,7 +201,8 @@ RULES: dict[str, Rule] = {
 }
 
 # Keys a task reads more strictly than the shared table (by `task.name`). Fine-tuning warms up over a
-# fraction of its steps and has no warmup_steps to fall back on (pretraining has: its ratio may be null).
+# fraction of its steps and has no warmup_steps to fall back on (pretraining has: its ratio may be null
+# when warmup_steps is set).
 TASK_RULES: dict[str, dict[str, Rule]] = {
     "finetune": {"task.module.warmup_ratio": number(0, 1)},
 }
@@ -224,6 +225,7 @@ def check_config(cfg: DictConfig, rules: dict[str, Rule] | None = None) -> None:
         if not rule.accepts(value):
             raise ConfigError(key, f"got {_show(value)}, allowed: {rule.allowed}")
     _check_windows(cfg)
+    _check_warmup(cfg)
 
 
 def _check_windows(cfg: DictConfig) -> None:
@@ -235,6 +237,19 @@ def _check_windows(cfg: DictConfig) -> None:
         from splinter.data.windows import check_window_lengths  # imports datasets: only when needed
 
         check_window_lengths(**lengths, key_prefix="data.")
+
+
+def _check_warmup(cfg: DictConfig) -> None:
+    """An absolute warm-up longer than a run whose length the config gives: refused before any work
+    (the module checks again against the trainer's step count)."""
+    warmup = OmegaConf.select(cfg, "task.module.warmup_steps", default=None)
+    total = OmegaConf.select(cfg, "task.module.total_steps", default=None)
+    if total is None and OmegaConf.select(cfg, "task.name", default=None) == "pretrain":
+        total = OmegaConf.select(cfg, "task.max_steps", default=None)
+    if _is_int(warmup) and _is_int(total):
+        from splinter.optim import check_warmup  # imports torch: only when needed
+
+        check_warmup(warmup, total)
 
 
 def check_required(cfg: DictConfig, group: str) -> None:

@@ -37,16 +37,29 @@ def build_optimizer(
 
 
 def warmup_length(total_steps: int, ratio: float | None, steps: int | None = None) -> int:
-    """The warm-up length: round(ratio × total_steps) when a ratio is given, else `steps`.
+    """The warm-up length: `steps` when given (an absolute warm-up), else round(ratio × total_steps).
 
     Fine-tuning gives only a ratio (the config checks refuse a null one there); pretraining gives a
-    number of steps, which a ratio replaces when set (short runs).
+    ratio by default (the paper's 10,000 of 2.4M steps, so short runs warm up briefly too) and an
+    absolute number of steps when the user sets one.
     """
-    if ratio is not None:
-        return round(ratio * total_steps)
-    if steps is None:
+    if steps is not None:
+        return int(steps)
+    if ratio is None:
         raise ValueError("warm-up needs a ratio of the total steps or a number of steps, got neither")
-    return int(steps)
+    return round(ratio * total_steps)
+
+
+def check_warmup(warmup_steps: int, total_steps: int) -> None:
+    """Refuse a warm-up longer than the run: its lr would never reach the configured peak."""
+    if warmup_steps > total_steps:
+        from splinter.errors import ConfigError
+
+        raise ConfigError(
+            "task.module.warmup_steps",
+            f"a warm-up of {warmup_steps} steps is longer than the run ({total_steps} steps): lower it, or "
+            "set it to null to warm up over task.module.warmup_ratio of the steps",
+        )
 
 
 def linear_warmup_decay(

@@ -21,7 +21,9 @@ and ``f1`` (0-100), optionally ``eval_dataset``; ``error.json`` marks a failed j
   ``key=value; ...``, ``n`` 0 and ``mean`` empty for a cell of failed jobs only, ``paper`` always filled
   where published).
 * ``learning_curve.png``: F1 against the number of training examples (log2 axis), one line per row ×
-  dataset; error bars (std over split seeds) only where n > 1, single-seed points labelled n=1.
+  dataset; error bars (std over split seeds) only where n > 1, single-seed points labelled n=1; a
+  title naming the evaluation set and its size, a subtitle with the settings all runs share, the
+  before-fine-tuning score where runs recorded it (``task.evaluate_before``), y from 0.
 
 Exit status 2 with one line: no such directory, nothing to report, or an invalid results.json /
 error.json (unreadable, a key missing or of the wrong type, a score outside 0-100) unless
@@ -173,35 +175,110 @@ def write_csv(table: Table, path: Path) -> None:
 class Curve:
     label: str
     points: tuple[tuple[int, Stat], ...]  # (shots, stat), shots ascending; cells without a run left out
+    before: tuple[tuple[int, Stat], ...] = ()  # the same cells scored before fine-tuning, where recorded
 
 
 def learning_curves(table: Table, metric: str = "f1") -> list[Curve]:
     """One curve per row × (training dataset, evaluation dataset)."""
     lines: dict[tuple[Row, str, str], list[tuple[int, Stat]]] = defaultdict(list)
+    befores: dict[tuple[Row, str, str], list[tuple[int, Stat]]] = defaultdict(list)
     for (row, column), cell in table.items():
         st = cell.stat(metric)
         if st is not None:
             lines[(row, column.dataset, column.eval_dataset)].append((column.shots, st))
+        before = cell.stat(f"{metric}_before")
+        if before is not None:
+            befores[(row, column.dataset, column.eval_dataset)].append((column.shots, before))
     curves = []
-    for (row, dataset, eval_dataset), points in sorted(
-        lines.items(), key=lambda kv: (kv[0][0].sort_key(), kv[0][1:])
-    ):
+    for key, points in sorted(lines.items(), key=lambda kv: (kv[0][0].sort_key(), kv[0][1:])):
+        row, dataset, eval_dataset = key
         data = f"{dataset} → {eval_dataset}" if eval_dataset else dataset
-        curves.append(Curve(f"{row.label} / {data}", tuple(sorted(points, key=lambda p: p[0]))))
+        curves.append(Curve(f"{row.label} / {data}", tuple(sorted(points, key=lambda p: p[0])),
+                            tuple(sorted(befores.get(key, []), key=lambda p: p[0]))))
     return curves
 
 
+# Settings the plot's subtitle names when every run shares them: (config key, how the subtitle says it).
+SHARED_SETTINGS = (
+    ("model.checkpoint", "checkpoint"),
+    ("task.module.lr", "lr"),
+    ("data.batch_size", "batch"),
+    ("data.max_seq_length", "max_seq_length"),
+    ("seed", "training seed"),
+)
+
+
+def _span(values: Sequence) -> str | None:
+    """One value, a range of numbers, or None when runs disagree otherwise or none recorded it."""
+    known = sorted({v for v in values if v is not None})
+    if not known or len(known) < len(set(values)):  # some runs did not record it
+        return None
+    if len(known) == 1:
+        return str(known[0])
+    return f"{known[0]}-{known[-1]}" if all(isinstance(v, int) for v in known) else None
+
+
+def figure_title(table: Table, metric: str = "f1") -> tuple[str, str]:
+    """(what is plotted and on which evaluation set, the settings every run shares, in lines)."""
+    runs = [run for cell in table.values() for run in cell.runs]
+    eval_sets = {run.eval_name for run in runs}
+    questions = _span([run.num_questions for run in runs])
+    where = f"the {next(iter(eval_sets))} dev set" if len(eval_sets) == 1 else "each dataset's dev set"
+    title = f"{METRIC_TITLES.get(metric, metric)} after few-shot fine-tuning on {where}"
+    if questions is not None:
+        title += f" ({questions} questions)"
+    shared = []
+    models = {run.model for run in runs}
+    if len(models) == 1:
+        shared.append(f"model {next(iter(models))}")
+    steps = _span([run.steps for run in runs])
+    if steps is not None:
+        shared.append(f"{steps} steps")
+    for key, name in SHARED_SETTINGS:
+        values = {run.settings.values.get(key, "") for run in runs}
+        if len(values) == 1 and next(iter(values)) not in ("", None, "null"):
+            shared.append(f"{name} {next(iter(values))}")
+    shared.append("mean ± std over split seeds")
+    return title, _wrap(shared, 95)
+
+
+def _wrap(parts: Sequence[str], width: int) -> str:
+    """Join with " · ", breaking lines between parts only (never inside "mean ± std")."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += f" · {part}"
+        else:
+            lines.append(part)
+    return "\n".join(lines)
+
+
+def _limits(curves: Sequence[Curve]) -> tuple[tuple[float, float], tuple[float, float] | None]:
+    """y from 0 with headroom above the highest point or bar (a 0-100 score: never a 10.0-11.0 zoom
+    around one point), and x widened by a factor 1.6 each side on the log axis, so that point labels fit."""
+    tops = [st.mean + (st.std or 0.0) for curve in curves for _, st in (*curve.points, *curve.before)]
+    top = max(tops, default=0.0)
+    y = (0.0, min(100.0, top + max(5.0, 0.15 * top)))
+    shots = [s for curve in curves for s, _ in (*curve.points, *curve.before)]
+    x = (min(shots) / 1.6, max(shots) * 1.6) if shots and min(shots) > 0 else None
+    return y, x
+
+
 def learning_curve_figure(table: Table, metric: str = "f1"):
-    """The plot as a matplotlib Figure: error bars only where a cell has several split seeds; a
-    single-seed point is labelled n=1 (a bar of length zero would claim zero variance)."""
+    """The plot as a matplotlib Figure that a reader understands without the table: a title with the
+    metric and the evaluation set (and its size), a subtitle with the settings all runs share, the
+    before-fine-tuning score (dashed, hollow markers) where runs recorded it, and a legend. Error bars
+    only where a cell has several split seeds; a single-seed point is labelled n=1 (a bar of length zero
+    would claim zero variance)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7, 4.5), dpi=120)
+    fig = Figure(figsize=(8, 5), dpi=120)
     FigureCanvasAgg(fig)  # render with Agg whatever the global backend is; no pyplot state involved
     ax = fig.add_subplot()
+    curves = learning_curves(table, metric)
     all_shots: set[int] = set()
-    for curve in learning_curves(table, metric):
+    for curve in curves:
         xs = [s for s, _ in curve.points]
         all_shots.update(xs)
         (line,) = ax.plot(xs, [st.mean for _, st in curve.points], marker="o", label=curve.label)
@@ -221,12 +298,24 @@ def learning_curve_figure(table: Table, metric: str = "f1"):
                     "n=1", (s, st.mean), xytext=(4, 4), textcoords="offset points",
                     fontsize="x-small", color=line.get_color(),
                 )  # fmt: skip
+        if curve.before:
+            all_shots.update(s for s, _ in curve.before)
+            ax.plot([s for s, _ in curve.before], [st.mean for _, st in curve.before], linestyle="--",
+                    marker="o", markerfacecolor="none", color=line.get_color(),
+                    label=f"{curve.label}, before fine-tuning")
     if all_shots and all(s > 0 for s in all_shots):
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted(all_shots), [str(s) for s in sorted(all_shots)])
-    ax.set_xlabel("training examples")
-    ax.set_ylabel(METRIC_TITLES.get(metric, metric))
+    (y_limits, x_limits) = _limits(curves)
+    ax.set_ylim(*y_limits)
+    if x_limits is not None and ax.get_xscale() == "log":
+        ax.set_xlim(*x_limits)
+    ax.set_xlabel("training examples (few-shot split size, log scale)")
+    ax.set_ylabel(f"{METRIC_TITLES.get(metric, metric)} (%)")
     ax.grid(True, alpha=0.3)
+    title, shared = figure_title(table, metric)
+    fig.suptitle(title, fontsize="medium")
+    ax.set_title(shared, fontsize="small")
     if ax.lines:
         ax.legend(fontsize="small")
     fig.tight_layout()

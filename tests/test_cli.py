@@ -35,11 +35,30 @@ def test_a_bad_trainer_value_is_one_line_before_the_run_writes_its_config(tmp_pa
     assert not (tmp_path / "config.yaml").exists()
 
 
-def test_unknown_dataset_names_the_group_and_its_choices(tmp_path):
-    result = run_cli("train.py", *TINY, f"hydra.run.dir={tmp_path}", "data=squadd")
-    assert result.returncode != 0
-    assert "Could not find 'data/squadd'" in result.stderr
-    assert "squad" in result.stderr and "naturalquestions" in result.stderr
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("data=squadd", "error: config group 'data' has no option 'squadd' (did you mean 'squad'?); options: "
+                        "bioasq, custom, hotpotqa, mrqa, naturalquestions, newsqa, searchqa, squad, text, textbookqa, "
+                        "triviaqa"),
+        ("data.shotz=3", "error: config key 'data.shotz' does not exist (did you mean 'data.shots'?)"),
+        ("modle.name=x", "error: config key 'modle' does not exist (did you mean 'model'?)"),
+    ],
+)
+def test_a_mistyped_group_option_or_key_is_one_line_with_did_you_mean(tmp_path, override, expected):
+    # Hydra printed 17 lines (the search path, HYDRA_FULL_ERROR) or `+data.shotz=3` advice for a typo
+    result = run_cli("train.py", *TINY, f"hydra.run.dir={tmp_path}", override)
+    assert result.returncode == 2
+    assert result.stderr.strip() == expected
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_train_help_shows_examples_and_the_groups():
+    result = run_cli("train.py", "--help")
+    assert result.returncode == 0
+    assert "== Examples ==" in result.stdout and "python train.py experiment=demo" in result.stdout
+    assert "task: finetune, pretrain" in result.stdout
+    assert "powered by Hydra" not in result.stdout
 
 
 def test_in_process_config_error_is_the_splinter_error(tmp_path):

@@ -94,9 +94,25 @@ def test_the_other_forms_lightning_and_the_data_accept_pass(override):
 def test_pretraining_may_leave_the_warmup_ratio_null():
     from splinter.config_checks import check_config
 
-    cfg = compose("train", "task=pretrain", "data=text", "data.files=[x.txt]", "task.module.warmup_ratio=null")
+    cfg = compose("train", "task=pretrain", "data=text", "data.files=[x.txt]", "task.module.warmup_ratio=null",
+                  "task.module.warmup_steps=500")
     check_config(cfg)  # pretraining then warms up over task.module.warmup_steps
-    assert cfg.task.module.warmup_ratio is None and cfg.task.module.warmup_steps == 10000
+    assert cfg.task.module.warmup_ratio is None and cfg.task.module.warmup_steps == 500
+
+
+def test_a_pretraining_warmup_longer_than_the_run_is_refused_in_one_line():
+    from splinter.config_checks import check_config
+
+    cfg = compose("train", "task=pretrain", "data=text", "data.files=[x.txt]", "task.max_steps=20",
+                  "task.module.warmup_steps=100")
+    with pytest.raises(ConfigError) as error:
+        check_config(cfg)
+    assert str(error.value) == (
+        "config key 'task.module.warmup_steps': a warm-up of 100 steps is longer than the run (20 steps): "
+        "lower it, or set it to null to warm up over task.module.warmup_ratio of the steps"
+    )
+    check_config(compose("train", "task=pretrain", "data=text", "data.files=[x.txt]", "task.max_steps=20",
+                         "task.module.warmup_steps=20"))  # as long as the run: allowed
 
 
 def test_evaluation_checks_its_window_lengths_with_the_full_key(tmp_path):

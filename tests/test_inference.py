@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from run_helpers import FIXTURE_ROOT, run_cli, run_evaluate, run_train
+from run_helpers import FIXTURE_ROOT, REPO, run_cli, run_evaluate, run_train
 from tiny_config import TINY, perturbed
 
 from splinter.data.questions import read_questions
@@ -243,3 +243,17 @@ def test_question_files_take_integer_ids_as_the_training_readers_do(tmp_path):
     with pytest.raises(DataError, match=r"bool.jsonl:1: qas\[0\]: field 'id' should be a non-empty string or an "
                                         r"integer, got True"):
         read_questions(tmp_path / "bool.jsonl")
+
+
+def test_importing_the_answerer_does_not_import_lightning():
+    # issue 26: `from splinter import QuestionAnswerer` spent 5 of 8 s importing Lightning
+    import subprocess
+    import sys
+
+    code = ("import sys; from splinter import QuestionAnswerer; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning', "
+            "'lightning_fabric')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=str(REPO))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

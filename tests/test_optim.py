@@ -14,9 +14,10 @@ from splinter.optim import warmup_length
         (6, 0.1, None, 1),  # round(0.6)
         (5, 0.5, None, 2),  # round(2.5): Python rounds halves to even, as the modules always did
         (7, 0.5, None, 4),  # round(3.5)
-        (4, 0.5, 10_000, 2),  # pretraining: a ratio replaces warmup_steps
-        (4, None, 10_000, 10_000),  # pretraining's default: warmup_steps, also beyond the total
-        (4, 0.0, 3, 0),
+        (2_400_000, 0.0041667, None, 10_000),  # pretraining's default: the paper's 10k of 2.4M steps
+        (20, 0.0041667, None, 0),  # ... and of a 20-step run: none, not 10,000 (issue 26)
+        (4, 0.5, 3, 3),  # an absolute warm-up replaces the ratio
+        (4, None, 10_000, 10_000),  # warmup_length does not judge; PretrainModule refuses it (check_warmup)
     ],
 )
 def test_a_ratio_of_the_total_else_the_steps(total, ratio, steps, expected):

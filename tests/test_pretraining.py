@@ -290,6 +290,43 @@ def test_schedule_and_optimizer_groups(tokenizer, cache, tmp_path):
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
 
 
+class LearningRates(pl.Callback):
+    def __init__(self):
+        self.lrs = []
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+def test_a_short_run_with_the_default_warmup_reaches_its_peak_lr_and_learns(tokenizer, cache, tmp_path):
+    # issue 26: a 10,000-step warm-up kept a 20-step run under lr 2e-7 (loss 3.5499 -> 3.5497)
+    pl.seed_everything(0, verbose=False)
+    dm = make_datamodule(tokenizer, cache, max_seq_length=64, batch_size=8)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    module = PretrainModule(config=TINY, lr=1e-3)  # the default warm-up, as conf/task/pretrain.yaml
+    before = fixed_batch_loss(module, batch)
+    lrs = LearningRates()
+    trainer = pl.Trainer(
+        max_steps=20, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, callbacks=[lrs], default_root_dir=str(tmp_path),
+    )
+    trainer.fit(module, datamodule=dm)
+    assert len(lrs.lrs) == 20 and max(lrs.lrs) == pytest.approx(1e-3)
+    after = fixed_batch_loss(module, batch)
+    assert after < before - 0.1, (before, after)
+
+
+def test_an_absolute_warmup_longer_than_the_run_is_refused(tokenizer, cache, tmp_path):
+    dm = make_datamodule(tokenizer, cache, max_seq_length=64, batch_size=8)
+    module = PretrainModule(config=TINY, warmup_steps=50)
+    with pytest.raises(ConfigError, match=r"'task.module.warmup_steps': a warm-up of 50 steps is longer than "
+                                          r"the run \(4 steps\)"):
+        fit(module, dm, steps=4, tmp_path=tmp_path)
+    with pytest.raises(ConfigError, match="task.module.warmup_ratio"):
+        PretrainModule(config=TINY, warmup_ratio=None)  # and no warmup_steps: no schedule at all
+
+
 def test_zero_question_batch_gives_zero_loss():
     module = PretrainModule(config=TINY)
     batch = collate([{"input_ids": [101, 7, 102], "question_positions": [], "start_positions": [],
@@ -382,7 +419,8 @@ def test_configs_match_the_classes():
     task = OmegaConf.load(conf / "task" / "pretrain.yaml")
     parameters = set(inspect.signature(PretrainModule.__init__).parameters) - {"self"}
     assert set(task.module) - {"_target_"} == parameters
-    assert task.module.eps == 1e-6 and task.module.lr == 1e-4 and task.module.warmup_steps == 10000
+    assert task.module.eps == 1e-6 and task.module.lr == 1e-4 and task.module.warmup_steps is None
+    assert round(task.module.warmup_ratio * task.max_steps) == 10000  # the paper's warm-up at its length
     assert task.run == "splinter.pretraining.run.run"
 
 

@@ -523,3 +523,56 @@ def test_report_over_real_runs_of_two_training_seeds(tmp_path):
     f1, _ = tables((sweep / "results.md").read_text(encoding="utf-8"))
     assert [line.split(" | ")[:2] for line in f1[2:]] == [["| tiny", "seed=1"], ["| tiny", "seed=2"]]
     assert all(line.endswith("(n=1) |") for line in f1[2:])
+
+
+def plotted(tmp_path):
+    from splinter.report import learning_curve_figure
+    from splinter.reporting.cells import build_table
+    from splinter.reporting.runs import read_sweep
+
+    sweep = read_sweep(tmp_path)
+    table, _ = build_table(sweep.runs, sweep.failed)
+    return learning_curve_figure(table)
+
+
+def test_the_plot_describes_itself(tmp_path):
+    # issue 26: one point on a 10.0-11.0 axis, no title, no evaluation set or size, no shared settings,
+    # no before-fine-tuning baseline, the n=1 label clipped
+    write_run(tmp_path, "0", model_name="tiny", shots=16, split_seed=42, f1=10.5, f1_before=0.9,
+              exact_match_before=0.0, num_questions=40, steps=6, eval_dataset="squad",
+              config={"data.batch_size": 4, "data.max_seq_length": 128})
+    fig = plotted(tmp_path)
+    (ax,) = fig.axes
+    assert fig._suptitle.get_text() == "F1 after few-shot fine-tuning on the squad dev set (40 questions)"
+    assert ax.get_title().replace("\n", " · ") == ("model tiny · 6 steps · checkpoint tau/splinter-base · lr 3e-05 · batch 4 · "
+                              "max_seq_length 128 · training seed 42 · mean ± std over split seeds")
+    assert ax.get_ylim() == (0.0, pytest.approx(15.5))  # from 0, headroom over the one point
+    assert ax.get_xlim() == pytest.approx((10.0, 25.6))  # 16 / 1.6 .. 16 × 1.6 on the log2 axis
+    assert ax.get_xlabel().startswith("training examples") and ax.get_ylabel() == "F1 (%)"
+    after, before = ax.lines
+    assert before.get_linestyle() == "--" and list(before.get_ydata()) == [0.9]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["tiny / squad", "tiny / squad, before fine-tuning"]
+    # nothing drawn outside the figure or the axes: the n=1 label, the titles, the legend
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    inside_axes = ax.get_window_extent(renderer)
+    (label,) = ax.texts
+    box = label.get_window_extent(renderer)
+    assert label.get_text() == "n=1" and inside_axes.x0 <= box.x0 and box.x1 <= inside_axes.x1
+    assert box.y1 <= inside_axes.y1
+    for artist in (fig._suptitle, ax.title, ax.get_legend(), ax.xaxis.label, ax.yaxis.label):
+        box = artist.get_window_extent(renderer)
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1
+
+
+def test_the_plot_title_says_when_runs_differ(tmp_path):
+    write_run(tmp_path, "0", shots=16, split_seed=42, f1=50.0, num_questions=100, steps=200)
+    write_run(tmp_path, "1", shots=128, split_seed=42, f1=60.0, num_questions=120, steps=400,
+              config={"task.module.lr": 1e-4})
+    write_run(tmp_path, "2", dataset="bioasq", shots=16, split_seed=42, f1=30.0)  # records neither
+    fig = plotted(tmp_path)
+    (ax,) = fig.axes
+    assert fig._suptitle.get_text() == "F1 after few-shot fine-tuning on each dataset's dev set"
+    assert ax.get_title().replace("\n", " · ") == ("model splinter-base · checkpoint tau/splinter-base · training seed 42 · "
+                              "mean ± std over split seeds")
+    assert len(ax.lines) == 2 and ax.get_ylim() == (0.0, pytest.approx(69.0))  # no baseline recorded

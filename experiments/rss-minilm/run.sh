@@ -43,7 +43,7 @@ pretrain() {  # $1: objective (rss | mlm), $2: output directory
   fi
   $PY train.py task=pretrain task.objective="$1" data=text "data.files=[$OUT/corpus.txt]" model=minilm \
     logger=csv data.max_seq_length=256 data.batch_size=16 data.num_workers=0 \
-    task.max_steps="$PRETRAIN_STEPS" task.module.warmup_steps=0 task.module.warmup_ratio=0.1 \
+    task.max_steps="$PRETRAIN_STEPS" task.module.warmup_ratio=0.1 \
     task.checkpoint_every_n_steps=100 trainer.enable_progress_bar=false hydra.run.dir="$2"
 }
 

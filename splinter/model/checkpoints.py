@@ -91,6 +91,20 @@ def read_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], Path]:
     return dict(state), path
 
 
+def state_mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> str | None:
+    """The first difference between a model's state dict and a checkpoint's, in words; None if they fit."""
+    missing = sorted(set(expected) - set(given))
+    if missing:
+        return f"{len(missing)} weights missing, e.g. {missing[0]}"
+    unexpected = sorted(set(given) - set(expected))
+    if unexpected:
+        return f"{len(unexpected)} unexpected weights, e.g. {unexpected[0]}"
+    for key, tensor in expected.items():
+        if tuple(given[key].shape) != tuple(tensor.shape):
+            return f"{key} has shape {tuple(given[key].shape)}, the model expects {tuple(tensor.shape)}"
+    return None
+
+
 def canonical_state_dict(
     state: Mapping[str, torch.Tensor], from_bert: bool, encoder_prefix: str, kept_bert_prefixes: tuple[str, ...] = ()
 ) -> dict[str, torch.Tensor]:
@@ -161,7 +175,7 @@ class CheckpointMixin(nn.Module):
             state = roberta_state_dict_to_splinter(state, vocab_size, mask_token_id(directory, vocab_size - 1))
         state = canonical_state_dict(state, from_bert, cls.encoder_prefix, cls.kept_bert_prefixes)
         info = model._load_weights(state, weights_path, fresh_head)
-        _log_loading_info(info, cls.__name__, name)
+        _log_loading_info(info, model, name)
         if from_bert:
             logger.info(
                 "%s is a BERT checkpoint: [QUESTION] is token id %d",
@@ -216,28 +230,41 @@ class CheckpointMixin(nn.Module):
         return directory
 
 
-def _log_loading_info(info: LoadingInfo, model_name: str, checkpoint: str) -> None:
-    """Report in the words transformers users know from its from_pretrained."""
-    if info["missing_keys"]:
+# What the loading report calls a model's head (`head_name`).
+_HEAD_LABELS = {"splinter_qass": "QASS", "qa_outputs": "linear QA", "cls": "MLM"}
+
+
+def _log_loading_info(info: LoadingInfo, model: CheckpointMixin, checkpoint: str) -> None:
+    """Report what was not loaded: in one line when it is exactly the model's head (a checkpoint
+    without this head, the usual start of fine-tuning), else every key, in the words transformers
+    users know from its from_pretrained (a missing encoder weight matters)."""
+    missing = info["missing_keys"]
+    head_name = getattr(model, "head_name", None)
+    if missing and head_name and all(key.startswith(f"{head_name}.") for key in missing):
+        logger.warning(
+            "fresh %s head (%d tensors): %s has none, so it starts untrained (train it before using its answers)",
+            _HEAD_LABELS.get(head_name, head_name), len(missing), checkpoint,
+        )
+    elif missing:
         logger.warning(
             "Some weights of %s were not initialized from the model checkpoint at %s and are newly "
             "initialized: %s\nYou should probably TRAIN this model on a down-stream task to be able "
             "to use it for predictions and inference.",
-            model_name,
+            type(model).__name__,
             checkpoint,
-            info["missing_keys"],
+            missing,
         )
     if info["unexpected_keys"]:
         logger.warning(
             "Some weights of the model checkpoint at %s were not used when initializing %s: %s",
             checkpoint,
-            model_name,
+            type(model).__name__,
             info["unexpected_keys"],
         )
     if info["reinitialized_keys"]:
         logger.info(
             "fresh_head=True: the head of %s was re-initialized instead of loaded from %s (%d tensors)",
-            model_name,
+            type(model).__name__,
             checkpoint,
             len(info["reinitialized_keys"]),
         )

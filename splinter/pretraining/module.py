@@ -5,7 +5,9 @@ the same optimiser, schedule and checkpointing; the objective picks the model an
 Defaults are the paper's / original code's (PROTOCOL §5, `pretraining/optimization.py` of the
 release, which is BERT's): AdamW lr 1e-4, betas (0.9, 0.999), eps 1e-6, weight decay 0.01 except on
 biases and LayerNorm weights (every 1-D parameter), gradient clipping 1.0 (set on the Trainer:
-`gradient_clip_val`), linear warm-up over 10,000 steps then linear decay to 0 at the last step.
+`gradient_clip_val`), linear warm-up over 10,000 steps then linear decay to 0 at the last step. The
+warm-up is a fraction of the run (`warmup_ratio`, by default the paper's 10,000 of 2.4M steps), so a
+short run warms up briefly instead of never reaching its lr; `warmup_steps` sets an absolute one.
 Differences from the TF original: PyTorch's AdamW applies Adam's bias correction (BERT's optimizer did
 not), and the decay runs from the end of warm-up to the end (the original decayed from step 0 and
 overrode the first `warmup` steps); both matter little after warm-up.
@@ -24,9 +26,12 @@ import pytorch_lightning as pl
 import torch
 
 from splinter.errors import ConfigError
-from splinter.optim import build_optimizer, linear_warmup_decay, warmup_length
+from splinter.optim import build_optimizer, check_warmup, linear_warmup_decay, warmup_length
 from splinter.question_token import QUESTION_TOKEN
 from splinter.run.resume import ResumeState, skipper
+
+# The paper's 10,000 warm-up steps of 2.4M, as a fraction: round(WARMUP_RATIO × 2.4M) = 10,000.
+WARMUP_RATIO = 0.0041667
 
 
 class PretrainModule(pl.LightningModule):
@@ -38,13 +43,13 @@ class PretrainModule(pl.LightningModule):
         weight_decay: float = 0.01,
         betas: Sequence[float] = (0.9, 0.999),
         eps: float = 1e-6,
-        warmup_steps: int = 10_000,
-        warmup_ratio: float | None = None,
+        warmup_steps: int | None = None,
+        warmup_ratio: float | None = WARMUP_RATIO,
         total_steps: int | None = None,
         fresh_head: bool = False,
         objective: str = "rss",
     ):
-        """`warmup_ratio` (a fraction of the total steps), when set, replaces `warmup_steps`.
+        """Warm-up over `warmup_steps` when set, else over `warmup_ratio` of the total steps.
         `total_steps` defaults to `trainer.estimated_stepping_batches` (max_steps, or epochs ×
         batches / accumulation). `fresh_head`: re-initialise a checkpoint's head (QASS, or MLM)."""
         super().__init__()
@@ -57,6 +62,8 @@ class PretrainModule(pl.LightningModule):
         })
         if warmup_ratio is not None and not 0 <= warmup_ratio <= 1:
             raise ConfigError("task.module.warmup_ratio", f"must be in [0, 1], got {warmup_ratio}")
+        if warmup_ratio is None and warmup_steps is None:
+            raise ConfigError("task.module.warmup_ratio", "is null and so is task.module.warmup_steps: set one")
         from splinter.pretraining.objectives import get_objective
 
         self.objective = get_objective(objective)
@@ -175,7 +182,9 @@ class PretrainModule(pl.LightningModule):
                     "trainer.max_steps", "a streaming corpus has no length: set trainer.max_steps (or total_steps)"
                 )
             total = int(estimate)
-        return warmup_length(total, self.hparams.warmup_ratio, self.hparams.warmup_steps), total
+        warmup = warmup_length(total, self.hparams.warmup_ratio, self.hparams.warmup_steps)
+        check_warmup(warmup, total)
+        return warmup, total
 
     def configure_optimizers(self):
         optimizer = build_optimizer(

@@ -18,8 +18,8 @@ from tokenizers import Tokenizer
 
 from splinter.errors import CheckpointError
 from splinter.files import load_torch_file
+from splinter.model.checkpoints import state_mismatch
 from splinter.model.config import SplinterConfig
-from splinter.run.output_dir import state_mismatch
 
 
 @dataclass(frozen=True)

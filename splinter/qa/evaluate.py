@@ -19,6 +19,7 @@ from splinter.qa.finetune import evaluate
 from splinter.qa.module import QAModule
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
+from splinter.run.trainer import with_console
 from splinter.tokenizer import load_tokenizer
 
 log = logging.getLogger("splinter")
@@ -97,7 +98,7 @@ def run(cfg: DictConfig) -> dict:
         metrics = {**squad_scores(predictions, references), "num_questions": len(references), **coverage}
         source = {"predictions": str(cfg.predictions), "predictions_sha256": file_sha256(cfg.predictions)}
     else:
-        trainer = instantiate_node(cfg.trainer, logger=False, callbacks=[], max_steps=-1)
+        trainer = instantiate_node(cfg.trainer, logger=False, callbacks=with_console(cfg, []), max_steps=-1)
         predictions, metrics = evaluate(trainer, module, datamodule)
         write_json(run.output_dir / "predictions.json", predictions, indent=1)
         source = {"checkpoint": checkpoint}

@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from splinter.config_checks import check_required
 from splinter.files import write_json
 from splinter.qa.module import EVALUATION_RESULT
+from splinter.run.console import label_evaluation
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
 from splinter.run.trainer import build_trainer, run_callbacks
@@ -58,6 +59,7 @@ def fit_and_evaluate(trainer: pl.Trainer, module, datamodule, ckpt_path=None) ->
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     train_seconds = time.perf_counter() - started
+    label_evaluation(trainer, "Evaluating after fine-tuning")
     predictions, metrics = evaluate(trainer, module, datamodule)
     return predictions, metrics, train_seconds
 
@@ -100,6 +102,7 @@ def run(cfg: DictConfig) -> dict:
         trainer = build_trainer(cfg, max_steps=max_steps, callbacks=callbacks, logger=logger)
         datamodule.process_batch_size(trainer.world_size)  # the global batch must split evenly
         if cfg.task.evaluate_before:
+            label_evaluation(trainer, "Evaluating before fine-tuning")
             _, scores = evaluate(trainer, module, datamodule)
             before = {"f1_before": scores["f1"], "exact_match_before": scores["exact_match"]}
         predictions, metrics, train_seconds = fit_and_evaluate(trainer, module, datamodule, run.ckpt_path)

@@ -84,7 +84,11 @@ class Cell:
     def stat(self, metric: str) -> Stat | None:
         if not self.runs:
             return None
-        runs = sorted(self.runs, key=lambda r: (r.split_seed is not None, r.split_seed or 0))
+        # a run that did not record the metric (f1_before without task.evaluate_before) is left out
+        runs = sorted((r for r in self.runs if getattr(r, metric) is not None),
+                      key=lambda r: (r.split_seed is not None, r.split_seed or 0))
+        if not runs:
+            return None
         values = [getattr(r, metric) for r in runs]
         std = statistics.stdev(values) if len(values) > 1 else None
         return Stat(statistics.fmean(values), std, len(values), tuple(r.split_seed for r in runs))

@@ -76,6 +76,12 @@ class Run:
     mtime: float
     settings: Settings
     selected: str = "fixed"  # how its configuration was chosen: fixed | kfold | multisplit | oracle
+    # What the plot describes itself with, where results.json records it (older files may not).
+    eval_name: str = ""  # the set scored: eval_dataset, else dataset
+    num_questions: int | None = None
+    steps: int | None = None
+    f1_before: float | None = None  # task.evaluate_before: the model before fine-tuning
+    exact_match_before: float | None = None
 
 
 @dataclass(frozen=True)
@@ -265,7 +271,16 @@ def load_run(path: Path) -> Run:
         mtime=path.stat().st_mtime,
         settings=settings,
         selected=selection_label(data),
+        eval_name=data["eval_dataset"] if isinstance(data.get("eval_dataset"), str) else dataset,
+        num_questions=_optional(_as_int, path, data, "num_questions"),
+        steps=_optional(_as_int, path, data, "steps"),
+        f1_before=_optional(_as_score, path, data, "f1_before"),
+        exact_match_before=_optional(_as_score, path, data, "exact_match_before"),
     )
+
+
+def _optional(read, path: Path, data: Mapping, key: str):
+    return None if data.get(key) is None else read(path, data, key)
 
 
 def _config_int(settings: Settings, key: str) -> int | None:

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 from splinter.errors import CheckpointError, ConfigError, SplinterError
 from splinter.files import load_torch_file
+from splinter.model.checkpoints import state_mismatch
 from splinter.run.resume_check import RUN_KEY, ResumeMismatch, settings_mismatch
 
 CHECKPOINTS = "checkpoints"
@@ -117,20 +118,6 @@ def _directory_checkpoint(output_dir: Path) -> Path:
         f"resume=true: {output_dir / CHECKPOINTS} holds neither {INTERRUPTED} nor {LAST}; "
         "give the checkpoint with ckpt_path=<file.ckpt>, or drop resume=true to start a new run"
     )
-
-
-def state_mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> str | None:
-    """The first difference between a model's state dict and a checkpoint's, in words; None if they fit."""
-    missing = sorted(set(expected) - set(given))
-    if missing:
-        return f"{len(missing)} weights missing, e.g. {missing[0]}"
-    unexpected = sorted(set(given) - set(expected))
-    if unexpected:
-        return f"{len(unexpected)} unexpected weights, e.g. {unexpected[0]}"
-    for key, tensor in expected.items():
-        if tuple(given[key].shape) != tuple(tensor.shape):
-            return f"{key} has shape {tuple(given[key].shape)}, the model expects {tuple(tensor.shape)}"
-    return None
 
 
 def _hydra():

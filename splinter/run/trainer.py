@@ -50,5 +50,17 @@ def finish_logger(logger) -> None:
 
 def build_trainer(cfg: DictConfig, max_steps: int, callbacks: list, logger, **overrides) -> pl.Trainer:
     # Checkpoints are written atomically and read with weights_only=True (splinter.run.checkpointing).
-    return instantiate_node(cfg.trainer, max_steps=max_steps, callbacks=callbacks, logger=logger,
+    return instantiate_node(cfg.trainer, max_steps=max_steps, callbacks=with_console(cfg, callbacks), logger=logger,
                             plugins=[AtomicCheckpointIO()], **overrides)
+
+
+def with_console(cfg: DictConfig, callbacks: list) -> list:
+    """`callbacks` plus this package's progress bar and model summary (splinter.run.console), unless the
+    user's callbacks bring their own."""
+    from pytorch_lightning.callbacks import ModelSummary
+    from pytorch_lightning.callbacks.progress import ProgressBar
+
+    from splinter.run.console import console_callbacks
+
+    given = [kind for kind in (ProgressBar, ModelSummary) if any(isinstance(c, kind) for c in callbacks)]
+    return [*callbacks, *(c for c in console_callbacks(cfg.trainer) if not isinstance(c, tuple(given)))]
