@@ -26,6 +26,7 @@ import torch
 from splinter.errors import ConfigError
 from splinter.optim import build_optimizer, linear_warmup_decay, warmup_length
 from splinter.question_token import QUESTION_TOKEN
+from splinter.run.divergence import stop_if_diverged
 from splinter.run.resume import ResumeState, skipper
 
 
@@ -103,6 +104,7 @@ class PretrainModule(pl.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self._masked_lm_step(batch) if self.objective.name == "mlm" else self._span_selection_step(batch)
+        stop_if_diverged(self, loss)
         self.resume.batch_finished()
         return loss
 
