@@ -125,13 +125,14 @@ class QuestionAnswerer:
             raise ConfigError("chunk_size", f"must be >= 1, got {chunk_size!r}")
         # a tokenizer of another model (more ids, another [QUESTION] id): one line, not wrong answers
         check_fits_model(tokenizer, model.config.vocab_size, model.config.question_token_id)
+        self.windows = windows or WindowSettings()
+        model.check_sequence_length(self.windows.max_seq_length, key="max_seq_length")
         self.device = _device(device)
         if batch_size is None:
             batch_size = CPU_BATCH_SIZE if self.device.type == "cpu" else ACCELERATOR_BATCH_SIZE
         self.dtype = _dtype(dtype, self.device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
-        self.windows = windows or WindowSettings()
         self.decoding = decoding or DecodingSettings()
         self.batch_size, self.chunk_size = batch_size, chunk_size
         pad_id = tokenizer.token_to_id("[PAD]")

@@ -210,3 +210,29 @@ def test_a_splinter_error_of_the_target_surfaces_as_itself():
     with pytest.raises(ConfigError) as error:
         instantiate_node(node)
     assert str(error.value) == "config key 'doc_stride': must be >= 1, got 0"
+
+
+def test_windows_longer_than_the_models_positions_are_refused_at_the_start(tmp_path):
+    """Before: training started and stopped at the first forward with the encoder's ValueError."""
+    import torch
+
+    from splinter import SplinterConfig, SplinterForQuestionAnswering
+    from splinter.inference import QuestionAnswerer
+    from splinter.tokenizer import load_tokenizer
+
+    message = ("config key 'data.max_seq_length': got 128, but the model has only 100 positions "
+               "(max_position_embeddings); use at most 100")
+    with pytest.raises(ConfigError) as error:
+        run_train(tmp_path / "train", "model.config.max_position_embeddings=100")
+    assert str(error.value) == message
+    assert not (tmp_path / "train" / "checkpoints").exists() and not (tmp_path / "train" / "results.json").exists()
+    torch.manual_seed(0)
+    model = SplinterForQuestionAnswering(SplinterConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1,
+                                                        num_attention_heads=2, intermediate_size=37,
+                                                        max_position_embeddings=100))
+    model.save_pretrained(tmp_path / "model", tokenizer=load_tokenizer("minilm"))
+    with pytest.raises(ConfigError) as error:
+        run_evaluate(tmp_path / "eval", f"checkpoint={tmp_path / 'model'}")
+    assert str(error.value) == message
+    with pytest.raises(ConfigError, match=r"^config key 'max_seq_length': got 384, but the model has only 100 "):
+        QuestionAnswerer(model, load_tokenizer("minilm"))

@@ -135,6 +135,10 @@ def head_config(encoder_config: Any, head_type: str, head_init: str | None) -> S
 class TransformersQAModel(SplinterForQuestionAnswering):
     """SplinterForQuestionAnswering over an AutoModel encoder (see the module docstring)."""
 
+    @property
+    def max_sequence_length(self) -> None:
+        return None  # the encoder's own (absolute, relative or none): transformers checks it
+
     @classmethod
     def from_encoder(cls, encoder: nn.Module, head_type: str = "qass", head_init: str | None = None):
         return cls(head_config(encoder.config, head_type, head_init), encoder=AutoEncoder(encoder))

@@ -88,6 +88,7 @@ def run(cfg: DictConfig) -> dict:
             # a save_pretrained directory or hub id carries its tokenizer files; else the model group's
             tokenizer = load_tokenizer(checkpoint if cfg.checkpoint else cfg.model.tokenizer)
         check_fits_model(tokenizer, module.model.config.vocab_size, module.model.config.question_token_id)
+        module.model.check_sequence_length(cfg.data.max_seq_length)
     datamodule = instantiate_node(cfg.data, tokenizer=tokenizer)
 
     if cfg.predictions:
