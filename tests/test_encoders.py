@@ -434,7 +434,8 @@ def test_a_checkpoint_with_its_own_code_never_runs_it_whatever_stdin_says(tmp_pa
     import os
     import subprocess
 
-    from run_helpers import REPO, TINY as TINY_RUN
+    from run_helpers import REPO
+    from run_helpers import TINY as TINY_RUN
 
     checkpoint, marker = tmp_path / "evil", tmp_path / "RAN"
     checkpoint.mkdir()
