@@ -17,9 +17,11 @@ def stop_if_diverged(module: pl.LightningModule, loss: torch.Tensor) -> None:
     results.json is written, and InterruptedCheckpoint saves no checkpoint of the diverged weights.
     """
     finite = bool(torch.isfinite(loss.detach()).all())
-    if module.trainer.strategy.reduce_boolean_decision(finite, all=True):
+    trainer = getattr(module, "_trainer", None)  # None: training_step called directly, outside a fit
+    if trainer is None and finite or trainer is not None and trainer.strategy.reduce_boolean_decision(finite, all=True):
         return
-    step = module.trainer.global_step + 1  # the optimiser step this batch belongs to (1 = the first)
+    # the optimiser step this batch belongs to (1 = the first)
+    step = (trainer.global_step if trainer is not None else 0) + 1
     lr = module.hparams.get("lr")
     hint = f" (task.module.lr={lr} may be too high)" if lr is not None else ""
     shown = "not finite on another rank" if finite else loss.detach().float().item()
