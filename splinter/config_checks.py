@@ -9,6 +9,7 @@ Checks that need the data (a released split exists, the tokenizer fits the model
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,12 +32,19 @@ def _is_int(value) -> bool:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    # inf and nan are never a setting (lr=1e400 reads as inf and trains to an all-NaN model)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def integer(minimum: int | None = None, optional: bool = False) -> Rule:
-    allowed = "an integer" + (f" >= {minimum}" if minimum is not None else "") + (" or null" if optional else "")
-    return Rule(lambda v: (optional and v is None) or (_is_int(v) and (minimum is None or v >= minimum)), allowed)
+def _is_non_finite(value) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def integer(minimum: int | None = None, optional: bool = False, maximum: int | None = None) -> Rule:
+    allowed = "an integer" + (f" >= {minimum}" if minimum is not None else "") + (
+        f" and <= {maximum}" if maximum is not None else "") + (" or null" if optional else "")
+    return Rule(lambda v: (optional and v is None) or (_is_int(v) and (minimum is None or v >= minimum)
+                                                        and (maximum is None or v <= maximum)), allowed)
 
 
 def number(low: float, high: float | None = None, *, open_low: bool = False, open_high: bool = False,
@@ -122,8 +130,11 @@ POSITIVE_OR_NULL = integer(1, optional=True)
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "transformer-engine",
               "transformer-engine-float16", "32", "16", "bf16", "64", 32, 16, 64)
 
+# Lightning's seed_everything (numpy's seeds) takes 0 ... 2**32 - 1; outside, it warns and picks another.
+MAX_SEED = 2**32 - 1
+
 RULES: dict[str, Rule] = {
-    "seed": integer(),
+    "seed": integer(0, maximum=MAX_SEED),
     "resume": boolean(),
     "model.head_type": choice("qass", "linear"),
     "model.fresh_head": boolean(),
@@ -149,7 +160,7 @@ RULES: dict[str, Rule] = {
     "task.module.use_max_context": boolean(),
     # data (question answering)
     "data.shots": POSITIVE,
-    "data.seed": integer(),
+    "data.seed": integer(0),  # numpy's generators (pretraining masks) refuse a negative seed
     "data.sample_from_full": boolean(),
     "data.max_eval_examples": POSITIVE_OR_NULL,
     "data.max_seq_length": integer(8),
@@ -162,7 +173,7 @@ RULES: dict[str, Rule] = {
     "data.num_workers": integer(0),
     "data.pad_to_multiple_of": POSITIVE_OR_NULL,
     "data.group_by_length": boolean(),
-    "data.shuffle_seed": integer(optional=True),
+    "data.shuffle_seed": integer(0, optional=True),
     "data.num_proc": POSITIVE_OR_NULL,
     # data (pretraining corpus)
     "data.max_questions": POSITIVE,
@@ -215,6 +226,7 @@ def check_config(cfg: DictConfig, rules: dict[str, Rule] | None = None) -> None:
     value is not allowed, then for values that do not fit together."""
     if rules is None:
         rules = {**RULES, **TASK_RULES.get(OmegaConf.select(cfg, "task.name", default=None), {})}
+    _check_finite(cfg)
     for key, rule in rules.items():
         try:
             value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=True)
@@ -226,6 +238,24 @@ def check_config(cfg: DictConfig, rules: dict[str, Rule] | None = None) -> None:
             raise ConfigError(key, f"got {_show(value)}, allowed: {rule.allowed}")
     _check_windows(cfg)
     _check_warmup(cfg)
+
+
+def _check_finite(cfg: DictConfig) -> None:
+    """No inf or nan anywhere in the config, ruled key or not (model.config.*, ...): one line naming it."""
+    _find_non_finite(OmegaConf.to_container(cfg, resolve=False), "")
+
+
+def _find_non_finite(node, prefix: str) -> None:
+    if isinstance(node, dict):
+        items = [(f"{prefix}.{name}" if prefix else str(name), value) for name, value in node.items()]
+    elif isinstance(node, list):
+        items = [(f"{prefix}[{index}]", value) for index, value in enumerate(node)]
+    else:
+        return
+    for key, value in items:
+        if _is_non_finite(value):
+            raise ConfigError(key, f"got {value}, allowed: a finite number")
+        _find_non_finite(value, key)
 
 
 def _check_windows(cfg: DictConfig) -> None:

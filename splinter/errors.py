@@ -41,6 +41,10 @@ class ConfigError(SplinterError):
         super().__init__(text)
 
 
+class TrainingDiverged(SplinterError):
+    """The training loss became inf or nan: the run stops without results. The message names the step."""
+
+
 class DownloadError(SplinterError):
     """Data could not be fetched. The message names the URL (or Hub id), the error and the offline way."""
 

@@ -40,7 +40,7 @@ from splinter.errors import CheckpointError, ConfigError, SplinterError
 from splinter.model.qa import SplinterForQuestionAnswering
 from splinter.qa.checkpoint import read_training_checkpoint
 from splinter.spans import SpanCandidates, best_predictions, top_spans
-from splinter.tokenizer import load_tokenizer
+from splinter.tokenizer import check_fits_model, load_tokenizer
 
 __all__ = ["DecodingSettings", "InputError", "QuestionAnswerer", "Skipped"]
 
@@ -123,13 +123,16 @@ class QuestionAnswerer:
             raise ConfigError("batch_size", f"must be an integer >= 1, got {batch_size!r}")
         if chunk_size < 1:
             raise ConfigError("chunk_size", f"must be >= 1, got {chunk_size!r}")
+        # a tokenizer of another model (more ids, another [QUESTION] id): one line, not wrong answers
+        check_fits_model(tokenizer, model.config.vocab_size, model.config.question_token_id)
+        self.windows = windows or WindowSettings()
+        model.check_sequence_length(self.windows.max_seq_length, key="max_seq_length")
         self.device = _device(device)
         if batch_size is None:
             batch_size = CPU_BATCH_SIZE if self.device.type == "cpu" else ACCELERATOR_BATCH_SIZE
         self.dtype = _dtype(dtype, self.device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
-        self.windows = windows or WindowSettings()
         self.decoding = decoding or DecodingSettings()
         self.batch_size, self.chunk_size = batch_size, chunk_size
         pad_id = tokenizer.token_to_id("[PAD]")

@@ -42,6 +42,7 @@ BERT_SPECIAL_TOKENS = {
     "mask_token": "[MASK]",
 }
 _BROKEN = "the tokenizer file is damaged: restore or re-download it"
+_SPECIAL_TEXTS = frozenset([*BERT_SPECIAL_TOKENS.values(), QUESTION_TOKEN])
 _TOKENIZER_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                     "vocab.json", "merges.txt"]
 
@@ -138,14 +139,21 @@ def build_tokenizer(
     return tokenizer
 
 
-def check_fits_model(tokenizer: Tokenizer, vocab_size: int) -> None:
+def check_fits_model(tokenizer: Tokenizer, vocab_size: int, question_token_id: int | None = None) -> None:
     """One clear line, instead of an index error inside the embeddings, when the tokenizer's ids (the
     [QUESTION] id included) go past the model's `vocab_size` embedding rows (e.g. a RoBERTa tokenizer
-    with a BERT checkpoint)."""
+    with a BERT checkpoint); and, given the model's `question_token_id`, when the tokenizer's
+    [QUESTION] is another id (the model would read the question at another token's embedding and
+    silently answer differently)."""
     size = tokenizer.get_vocab_size(with_added_tokens=True)
     if size > vocab_size:
         raise ConfigError("model.tokenizer", f"the tokenizer has ids up to {size - 1}, the model only "
                           f"{vocab_size} embeddings (do model.tokenizer and model.checkpoint match?)")
+    question = tokenizer.token_to_id(QUESTION_TOKEN)
+    if question_token_id is not None and question is not None and question != question_token_id:
+        raise ConfigError("model.tokenizer", f"the tokenizer's {QUESTION_TOKEN} id is {question}, the model's "
+                          f"question_token_id is {question_token_id} (do model.tokenizer and model.checkpoint "
+                          "match?)")
 
 
 def question_token_id(tokenizer: Tokenizer) -> int:
@@ -260,7 +268,15 @@ def _read_vocab_txt(path: Path) -> dict[str, int]:
         raise CheckpointError(f"{path}:{_line_of(raw, e.start)}: not UTF-8; {_BROKEN}") from None
     # Same reading as transformers' load_vocab (text mode, readlines): one token per line, line number = id.
     lines = io.StringIO(text, newline=None).readlines()
-    return {line.rstrip("\n"): index for index, line in enumerate(lines)}
+    vocab: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        token = line.rstrip("\n")
+        if token in vocab and token in _SPECIAL_TEXTS:
+            # The later line would win (as in transformers) and silently move the token to another id.
+            raise CheckpointError(f"{path}:{index + 1}: {token} is defined again (first at line {vocab[token] + 1}); "
+                                  f"each special token must appear once: {_BROKEN}")
+        vocab[token] = index
+    return vocab
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -52,6 +52,16 @@ from splinter.errors import ConfigError, DataError
          "config key 'task.module.betas': got [0.9], allowed: two numbers in [0, 1), e.g. [0.9,0.999]"),
         ("data.hide_sep=maybe", "config key 'data.hide_sep': got 'maybe', allowed: true or false"),
         ("model.head_type=conv", "config key 'model.head_type': got 'conv', allowed: one of qass, linear"),
+        # non-finite settings: 1e400 reads as inf, and lr=inf trains to an all-NaN model
+        ("task.module.lr=1e400", "config key 'task.module.lr': got inf, allowed: a finite number"),
+        ("task.module.lr=inf", "config key 'task.module.lr': got inf, allowed: a finite number"),
+        ("task.module.lr=nan", "config key 'task.module.lr': got nan, allowed: a finite number"),
+        ("task.module.betas=[0.9,nan]", "config key 'task.module.betas[1]': got nan, allowed: a finite number"),
+        ("+model.config.layer_norm_eps=-inf",
+         "config key 'model.config.layer_norm_eps': got -inf, allowed: a finite number"),
+        ("seed=-1", "config key 'seed': got -1, allowed: an integer >= 0 and <= 4294967295"),
+        ("seed=4294967296", "config key 'seed': got 4294967296, allowed: an integer >= 0 and <= 4294967295"),
+        ("data.seed=-1", "config key 'data.seed': got -1, allowed: an integer >= 0"),
     ],
 )
 def test_a_bad_value_stops_the_run_before_it_writes_anything(tmp_path, override, message):
@@ -59,6 +69,19 @@ def test_a_bad_value_stops_the_run_before_it_writes_anything(tmp_path, override,
         run_train(tmp_path, override)
     assert str(error.value) == message
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_no_key_of_the_rules_takes_a_non_finite_number(value):
+    from omegaconf import OmegaConf
+
+    from splinter.config_checks import RULES, check_config
+
+    for key in RULES:
+        cfg = OmegaConf.create()
+        OmegaConf.update(cfg, key, value, force_add=True)
+        with pytest.raises(ConfigError, match=rf"^config key '{key}': got {value}, allowed: a finite number$"):
+            check_config(cfg, {key: RULES[key]})
 
 
 def compose(name: str, *overrides: str):
@@ -203,3 +226,29 @@ def test_a_splinter_error_of_the_target_surfaces_as_itself():
     with pytest.raises(ConfigError) as error:
         instantiate_node(node)
     assert str(error.value) == "config key 'doc_stride': must be >= 1, got 0"
+
+
+def test_windows_longer_than_the_models_positions_are_refused_at_the_start(tmp_path):
+    """Before: training started and stopped at the first forward with the encoder's ValueError."""
+    import torch
+
+    from splinter import SplinterConfig, SplinterForQuestionAnswering
+    from splinter.inference import QuestionAnswerer
+    from splinter.tokenizer import load_tokenizer
+
+    message = ("config key 'data.max_seq_length': got 128, but the model has only 100 positions "
+               "(max_position_embeddings); use at most 100")
+    with pytest.raises(ConfigError) as error:
+        run_train(tmp_path / "train", "model.config.max_position_embeddings=100")
+    assert str(error.value) == message
+    assert not (tmp_path / "train" / "checkpoints").exists() and not (tmp_path / "train" / "results.json").exists()
+    torch.manual_seed(0)
+    model = SplinterForQuestionAnswering(SplinterConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1,
+                                                        num_attention_heads=2, intermediate_size=37,
+                                                        max_position_embeddings=100))
+    model.save_pretrained(tmp_path / "model", tokenizer=load_tokenizer("minilm"))
+    with pytest.raises(ConfigError) as error:
+        run_evaluate(tmp_path / "eval", f"checkpoint={tmp_path / 'model'}")
+    assert str(error.value) == message
+    with pytest.raises(ConfigError, match=r"^config key 'max_seq_length': got 384, but the model has only 100 "):
+        QuestionAnswerer(model, load_tokenizer("minilm"))

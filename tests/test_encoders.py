@@ -428,6 +428,41 @@ def test_transformers_backend_errors_are_one_line(monkeypatch):
         build_qa_model("some/encoder", backend="transformers")
 
 
+def test_a_checkpoint_with_its_own_code_never_runs_it_whatever_stdin_says(tmp_path):
+    """config.json with an unknown model_type and an auto_map: transformers, left to decide, asks on stdin
+    and a "y" runs the checkpoint's Python. It must never run: one error line, exit 2."""
+    import os
+    import subprocess
+
+    from run_helpers import REPO
+    from run_helpers import TINY as TINY_RUN
+
+    checkpoint, marker = tmp_path / "evil", tmp_path / "RAN"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text(json.dumps({
+        "model_type": "evil_net", "hidden_size": 32,
+        "auto_map": {"AutoConfig": "evil_code.EvilConfig", "AutoModel": "evil_code.EvilModel"}}))
+    (checkpoint / "evil_code.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n"
+        "from transformers import PretrainedConfig, PreTrainedModel\n"
+        "class EvilConfig(PretrainedConfig):\n    model_type = 'evil_net'\n"
+        "class EvilModel(PreTrainedModel):\n    config_class = EvilConfig\n")
+    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *TINY_RUN, f"hydra.run.dir={tmp_path / 'run'}",
+         "model.backend=transformers", f"model.checkpoint={checkpoint}"],
+        input="y\ny\ny\n", capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert not marker.exists()
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "[y/N]" not in result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: model.backend=transformers: {str(checkpoint)!r} needs its own Python code (config.json "
+        "auto_map), which is never run; only architectures transformers ships load")
+    with pytest.raises(ConfigError, match=r"^config key 'model.config.trust_remote_code': a checkpoint's own"):
+        build_qa_model(str(checkpoint), {"trust_remote_code": True}, backend="transformers")
+    assert not marker.exists()
+
+
 def test_native_model_never_imports_transformers(roberta_dir):
     """The native model, its loaders and tokenizers need no transformers (Lightning itself may import it)."""
     import subprocess

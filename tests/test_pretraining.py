@@ -612,3 +612,16 @@ def test_resuming_pretraining_checks_the_checkpoints_settings(tmp_path, cache):
     # the same settings, with the statistics written elsewhere (a new output directory): resumes
     results = run(pretrain_config(tmp_path / "same", cache, *common, f"ckpt_path={checkpoint}"))
     assert results["steps"] == 2
+
+
+def test_a_diverging_pretraining_run_stops_with_one_line_and_no_results(tmp_path, cache):
+    from splinter.errors import TrainingDiverged
+    from splinter.pretraining.run import run
+
+    cfg = pretrain_config(tmp_path, cache, f"data.files=[{SAMPLE}]", "task.max_steps=20", "task.module.lr=1e6",
+                          "task.module.warmup_ratio=0")
+    with pytest.raises(TrainingDiverged, match=r"^training diverged at step \d+: the loss is nan; the run "
+                                               r"stopped and wrote no results \(task\.module\.lr=1000000\.0"):
+        run(cfg)
+    assert not (tmp_path / "results.json").exists()
+    assert not (tmp_path / "checkpoints" / "interrupted.ckpt").exists()

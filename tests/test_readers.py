@@ -384,3 +384,56 @@ def test_hub_integer_ids_become_strings(cache, monkeypatch):
     monkeypatch.setattr("datasets.load_dataset", lambda name, split=None, cache_dir=None: Dataset.from_dict(rows))
     examples, summary = read_examples("int_ids", training=True, cache_dir=cache)
     assert examples["id"] == ["7", "8"] and summary.kept == 2
+
+
+SURROGATE = 'a lone surrogate escape "\\ud83d" (half of a UTF-16 pair, e.g. an emoji cut in two) is not text: fix or remove it'
+
+
+def test_a_lone_surrogate_escape_is_one_line_naming_file_and_line(cache, tmp_path):
+    """"\\ud83d" without its pair parses as JSON but cannot be written as UTF-8: datasets failed deep inside
+    its cache writer (a traceback); every reader (training, evaluation, predict's questions) names the line."""
+    from splinter.data.questions import read_questions
+
+    lines = _split16_lines()
+    lines[6] = lines[6].replace(b'"question": "', b'"question": "\\ud83d ', 1)
+    lines[7] = lines[7].replace(b'"question": "', b'"question": "\\ud83d\\ude00 ', 1)  # a whole pair: fine
+    path = tmp_path / "surrogate.jsonl"
+    path.write_bytes(b"".join(lines))
+    for read in (lambda: read_examples(path, training=True, cache_dir=cache),
+                 lambda: read_examples(path, training=False, cache_dir=cache), lambda: read_questions(path)):
+        with pytest.raises(DataError) as info:
+            read()
+        assert str(info.value) == f"{path}:7: {SURROGATE}"
+    del lines[6]
+    path.write_bytes(b"".join(lines))
+    examples, _ = read_examples(path, training=False, cache_dir=cache)
+    assert sum("\U0001f600" in question for question in examples["question"]) == 1
+
+    text = json.dumps(json.loads(SQUAD_V1.read_text(encoding="utf-8")), indent=1)
+    squad_lines = text.splitlines(keepends=True)
+    n = next(i for i, line in enumerate(squad_lines) if i > 300 and line.lstrip().startswith('"question": "'))
+    squad_lines[n] = squad_lines[n].replace('"question": "', '"question": "\\uD83D', 1)
+    squad = tmp_path / "surrogate.json"
+    squad.write_text("".join(squad_lines), encoding="utf-8")
+    for read in (lambda: read_examples(squad, training=True, cache_dir=cache), lambda: read_questions(squad)):
+        with pytest.raises(DataError) as info:
+            read()
+        assert str(info.value) == f"{squad}:{n + 1}: {SURROGATE}"
+
+
+def test_contexts_without_any_question_are_one_line(cache, tmp_path):
+    lines = [json.loads(line) for line in _split16_lines()]
+    path = tmp_path / "no-questions.jsonl"
+    path.write_text("".join(json.dumps({**o, "qas": []} if "qas" in o else o) + "\n" for o in lines), encoding="utf-8")
+    for training in (True, False):
+        with pytest.raises(DataError) as info:
+            read_examples(path, training=training, cache_dir=cache)
+        assert str(info.value) == f"{path}: no questions: its 16 contexts all have an empty 'qas' list"
+    raw = json.loads(SQUAD_V1.read_text(encoding="utf-8"))
+    for article in raw["data"]:
+        for paragraph in article["paragraphs"]:
+            paragraph["qas"] = []
+    squad = tmp_path / "no-questions.json"
+    squad.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(DataError, match=r"no-questions\.json: no questions: its \d+ contexts all have an empty"):
+        read_examples(squad, training=True, cache_dir=cache)

@@ -378,6 +378,31 @@ def test_scores_outside_0_100_are_refused(tmp_path, capsys, key, value):
     assert tables(md)[0][2] == "| splinter-base | 50.0 (n=1) |"
 
 
+def test_a_diverged_run_is_refused_never_averaged(tmp_path, capsys):
+    # an all-NaN model scores a valid-looking 0.0; the nan its results.json holds (here a final loss) tells
+    write_run(tmp_path, "good", split_seed=42, f1=50.0, exact_match=40.0)
+    bad = write_run(tmp_path, "diverged", split_seed=43, f1=0.0, exact_match=0.0, final_loss=float("nan"))
+    assert main([str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"error: {bad}: 'final_loss' is nan: the run diverged; its scores are "
+                                       "not averaged in\n")
+    assert main([str(tmp_path), "--skip-invalid", "--no-paper"]) == 0
+    md = (tmp_path / "results.md").read_text(encoding="utf-8")
+    assert f"- `{bad}`: invalid: 'final_loss' is nan: the run diverged" in md
+    assert tables(md)[0][2] == "| splinter-base | 50.0 (n=1) |"
+
+
+def test_symlinked_run_directories_are_read_once_and_loops_are_listed(tmp_path):
+    root, elsewhere = tmp_path / "sweep", tmp_path / "kept-elsewhere"
+    write_run(root, "0", split_seed=42, f1=50.0, exact_match=40.0)
+    write_run(elsewhere, "1", split_seed=43, f1=60.0, exact_match=50.0)
+    (root / "linked").symlink_to(elsewhere, target_is_directory=True)  # a job kept on another disk
+    (root / "0" / "loop").symlink_to(root, target_is_directory=True)  # a link back up: never followed twice
+    assert main([str(root), "--no-paper"]) == 0
+    md = (root / "results.md").read_text(encoding="utf-8")
+    assert tables(md)[0][2] == "| splinter-base | 55.0 ± 7.1 (n=2) |"
+    assert f"- `{root / '0' / 'loop'}`: the same directory as one already read ({root.resolve()}): read once" in md
+
+
 def write_error(job: Path, error: str, error_type: str | None, overrides: list[str]) -> None:
     job.mkdir(parents=True, exist_ok=True)
     record = {"status": "failed", "error": error, "error_type": error_type, "overrides": overrides}

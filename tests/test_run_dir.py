@@ -13,6 +13,7 @@ import pytest
 import torch
 from run_helpers import REPO, TINY, run_evaluate, run_train
 
+from splinter.data.readers import file_sha256
 from splinter.errors import ConfigError
 from splinter.run.output_dir import RunDirectoryError
 from splinter.run.resume_check import ResumeMismatch
@@ -157,3 +158,28 @@ def test_resuming_may_change_where_data_are_cached_and_how_the_model_is_evaluate
     results = run_train(tmp_path, f"ckpt_path={crashed / 'checkpoints' / 'interrupted.ckpt'}",
                         f"data.cache_dir={tmp_path / 'cache'}", "data.max_eval_examples=8", "decoding.n_best=5")
     assert results["steps"] == 6 and results["num_questions"] == 8
+
+
+def test_resuming_after_the_training_file_was_edited_stops_naming_the_file(tmp_path):
+    """Same name, same settings, other contents: the checkpoint's recorded sha256 tells, and the resume
+    stops with one line naming the file (else part of the run would have used the old file)."""
+    from run_helpers import FIXTURE_ROOT
+
+    train = tmp_path / "train.jsonl"
+    shutil.copy(FIXTURE_ROOT / "mrqa-few-shot" / "squad" / "squad-train-seed-42-num-examples-16.jsonl", train)
+    custom = ["data=custom", f"data.train_file={train}",
+              f"data.eval_file={FIXTURE_ROOT / 'mrqa-dev' / 'SQuAD.jsonl.gz'}", "data.max_eval_examples=8"]
+    with pytest.raises(RuntimeError, match="simulated crash at step 3"):
+        run_train(tmp_path / "run", *custom, "callbacks=[{_target_: run_helpers.CrashAtStep, step: 3}]")
+    checkpoint = tmp_path / "run" / "checkpoints" / "interrupted.ckpt"
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)["splinter_run"]["data_files"]
+    assert saved["data.train_file"] == {"path": str(train), "sha256": file_sha256(train)}
+
+    lines = train.read_text().splitlines(keepends=True)
+    train.write_text("".join(lines[:-1]))  # the last context dropped: another training set, same name
+    with pytest.raises(ResumeMismatch) as refused:
+        run_train(tmp_path / "resumed", *custom, f"ckpt_path={checkpoint}")
+    assert str(refused.value) == (
+        f"{checkpoint}: was trained on {train} with sha256 {saved['data.train_file']['sha256'][:12]}..., the file "
+        f"now has sha256 {file_sha256(train)[:12]}... (data.train_file was edited since){KEEP}")
+    assert not (tmp_path / "resumed").exists() or not any((tmp_path / "resumed").iterdir())

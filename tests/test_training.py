@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -157,3 +158,20 @@ def test_pretrained_model_is_fine_tuned_with_dropout_on(tmp_path):
     run_train(tmp_path / "b", f"model.checkpoint={tmp_path / 'a' / 'model'}", "task.max_steps=2",
               "callbacks=[{_target_: run_helpers.RecordTrainingMode}]")
     assert RecordTrainingMode.seen == [True, True]
+
+
+def test_a_diverging_run_stops_with_one_line_and_no_results(tmp_path):
+    """lr=1e6 turns the tiny model's loss to nan within a few steps: the run stops there (exit 2, one line
+    naming the step and the loss), writes no results.json that reads as a score of 0 and no checkpoint of
+    the nan weights."""
+    from run_helpers import TINY, run_cli
+
+    result = run_cli("train.py", *TINY, f"hydra.run.dir={tmp_path}", "task.module.lr=1e6", "task.max_steps=20")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"error: training diverged at step (\d+): the loss is nan; the run stopped and wrote no "
+                        r"results \(task\.module\.lr=1000000\.0 may be too high\)", last), last
+    assert 1 <= int(re.search(r"step (\d+)", last)[1]) < 20
+    assert not (tmp_path / "results.json").exists() and not (tmp_path / "predictions.json").exists()
+    assert not (tmp_path / "checkpoints" / "interrupted.ckpt").exists()

@@ -364,6 +364,20 @@ class QADataModule(pl.LightningDataModule):
             info["eval_windows"] = len(self._eval_windows)
         return info
 
+    def data_files(self) -> dict[str, dict[str, str]]:
+        """Config key → {"path", "sha256"} of the local training and evaluation files, which the resume
+        check compares with a checkpoint's (an edited file keeps its name): the hash of what was read
+        (its reader summary) when read, else of the file now. A hub dataset has no file to hash."""
+        read = {summary.split: summary for summary in self.summaries}
+        files = {}
+        for split, key, path in (("train", "data.train_file", self.train_path), ("eval", "data.eval_file", self.eval_path)):
+            if not isinstance(path, Path):
+                continue
+            summary = read.get(split)
+            sha = summary.sha256 if summary is not None and summary.sha256 else _sha_or_empty(path)
+            files[key] = {"path": str(path), "sha256": sha}
+        return files
+
     # ------------------------------------------------------------------ reporting
 
     def _report(self, summary: DataSummary) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from splinter.data.examples import SKIP_DUPLICATE_ID, SKIP_EMPTY, DataSummary
-from splinter.data.readers import _decode, _lines, _open_bytes, _question_id
+from splinter.data.readers import _decode, _lines, _open_bytes, _question_id, check_no_lone_surrogate
 from splinter.errors import DataError
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
@@ -77,6 +77,7 @@ def _line_rows(line: str, path: Path, lineno: int) -> Iterator[tuple[str, str, s
         obj = json.loads(line)
     except json.JSONDecodeError as error:
         raise DataError(path, f"malformed JSON: {error.msg} (column {error.colno})", lineno) from None
+    check_no_lone_surrogate(obj, line, path, lineno)
     if not isinstance(obj, dict):
         raise DataError(path, "expected one JSON object per line", lineno)
     if "header" in obj and "context" not in obj:
@@ -110,6 +111,7 @@ def _json_rows(path: Path) -> Iterator[tuple[str, str, str]]:
         obj = json.loads(text)
     except json.JSONDecodeError as error:
         raise DataError(path, f"malformed JSON: {error.msg} (column {error.colno})", error.lineno) from None
+    check_no_lone_surrogate(obj, text, path, None)
     if not isinstance(obj, dict) or not isinstance(obj.get("data"), list):
         raise DataError(path, "not a SQuAD file: expected a JSON object with a 'data' list of articles", 1)
     for a, article in enumerate(obj["data"]):

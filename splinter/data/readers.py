@@ -37,6 +37,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -267,6 +268,43 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise DataError(path, f"cannot read: {e}", lineno + 1) from None
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_no_lone_surrogate(obj, text: str, path, line: int | None) -> None:
+    """A lone surrogate escape ("\\ud83d": half of a UTF-16 pair, an emoji cut in two) parses as JSON but
+    is not text: writing it (the datasets cache, an output file) fails deep inside with UnicodeEncodeError.
+    One line naming the file and line instead. `obj` is what json.loads made of `text`; `line` None: a
+    whole-file JSON, whose line is that of the escape's first occurrence."""
+    if not _SURROGATE_ESCAPE.search(text):  # the common case: no such escape at all, nothing to walk
+        return
+    found = _find_surrogate(obj)
+    if found is None:  # only complete pairs, which json.loads joined into one character
+        return
+    escape = f"\\u{ord(found):04x}"
+    if line is None:
+        at = text.lower().find(escape)
+        line = text.count("\n", 0, at) + 1 if at >= 0 else None
+    raise DataError(path, f"a lone surrogate escape \"{escape}\" (half of a UTF-16 pair, e.g. an emoji cut "
+                          "in two) is not text: fix or remove it", line)
+
+
+def _find_surrogate(obj) -> str | None:
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            match = _SURROGATE.search(item)
+            if match:
+                return match.group()
+        elif isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            stack += item
+    return None
+
+
 def _need(obj: dict, key: str, kind, path, line, where: str = ""):
     if not isinstance(obj, dict) or key not in obj:
         raise DataError(path, f"{where}missing field '{key}'", line)
@@ -279,7 +317,7 @@ def _need(obj: dict, key: str, kind, path, line, where: str = ""):
 
 def _mrqa_rows(path: Path, training: bool) -> Iterator[dict]:
     seen: set = set()
-    any_line = contexts = 0
+    any_line = contexts = questions = 0
     for lineno, line in _lines(path):
         if not line.strip():
             continue
@@ -288,6 +326,7 @@ def _mrqa_rows(path: Path, training: bool) -> Iterator[dict]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise DataError(path, f"malformed JSON: {e.msg} (column {e.colno})", lineno) from None
+        check_no_lone_surrogate(obj, line, path, lineno)
         if not isinstance(obj, dict):
             raise DataError(path, "not MRQA: expected one JSON object per line", lineno)
         if "header" in obj and "context" not in obj:
@@ -310,11 +349,20 @@ def _mrqa_rows(path: Path, training: bool) -> Iterator[dict]:
                 raise DataError(path, f"{where}field 'answers' should be a list of strings", lineno)
             spans, notes = _mrqa_spans(context, detected, path, lineno, where)
             skip, notes = _policy(qid, question, context, spans, gold, notes, training, seen)
+            questions += 1
             yield _row(qid, question, context, spans, gold, skip, notes, contexts)
     if not any_line:
         raise DataError(path, "empty file", None)
     if not contexts:
         raise DataError(path, "no contexts: the file has only a header", 1)
+    _need_questions(path, contexts, questions)
+
+
+def _need_questions(path: Path, contexts: int, questions: int) -> None:
+    # else datasets fails on an empty generator ("Instruction 'train' corresponds to no data")
+    if not questions:
+        raise DataError(path, f"no questions: its {contexts} context{'s' if contexts != 1 else ''} all have an "
+                              "empty 'qas' list", None)
 
 
 def _question_id(qa, key: str, path, line, where: str) -> str:
@@ -389,12 +437,13 @@ def _squad_rows(path: Path, training: bool) -> Iterator[dict]:
         obj = json.loads(raw)
     except json.JSONDecodeError as e:
         raise DataError(path, f"malformed JSON: {e.msg} (column {e.colno})", e.lineno) from None
+    check_no_lone_surrogate(obj, raw, path, None)
     if not isinstance(obj, dict) or not isinstance(obj.get("data"), list):
         raise DataError(path, "not a SQuAD file: expected a JSON object with a 'data' list of articles", 1)
     if not obj["data"]:
         raise DataError(path, "no articles: 'data' is empty", 1)
     seen: set = set()
-    contexts = 0
+    contexts = questions = 0
     for a, article in enumerate(obj["data"]):
         paragraphs = _need(article, "paragraphs", list, path, None, f"data[{a}]: ")
         for p, paragraph in enumerate(paragraphs):
@@ -402,6 +451,7 @@ def _squad_rows(path: Path, training: bool) -> Iterator[dict]:
             context = _need(paragraph, "context", str, path, None, f"{where}: ")
             qas = _need(paragraph, "qas", list, path, None, f"{where}: ")
             contexts += 1
+            questions += len(qas)
             for q, qa in enumerate(qas):
                 here = f"{where}.qas[{q}]: "
                 qid = _question_id(qa, "id", path, None, here)
@@ -423,6 +473,7 @@ def _squad_rows(path: Path, training: bool) -> Iterator[dict]:
                         (_need(answer, "text", str, path, None, at), _need(answer, "answer_start", int, path, None, at))
                     )
                 yield _squad_row(qid, question, context, texts_starts, training, seen, contexts)
+    _need_questions(path, contexts, questions)
 
 
 def _squad_row(qid, question, context, texts_starts, training, seen, context_index) -> dict:

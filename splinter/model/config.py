@@ -72,6 +72,13 @@ class SplinterConfig:
                 f"{self.num_attention_heads} does not divide hidden_size {self.hidden_size}",
             )
 
+    @property
+    def max_sequence_length(self) -> int:
+        """The longest input the position table covers: RoBERTa numbers positions from pad_token_id + 1,
+        so its table has pad_token_id + 1 rows before the first real position."""
+        offset = self.pad_token_id + 1 if self.encoder_family == "roberta" else 0
+        return self.max_position_embeddings - offset
+
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(cls))

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from splinter.errors import ConfigError
 from splinter.model.checkpoints import CheckpointMixin
 from splinter.model.config import SplinterConfig
 from splinter.model.encoder import SplinterModel, init_weights
@@ -64,6 +65,20 @@ class _SpanSelectionModel(CheckpointMixin):
         self.head_name = HEAD_ATTRIBUTES[config.head_type]
         self.add_module(self.head_name, build_head(config))
         self.reset_head()
+
+    # The longest window the encoder takes; None where the encoder sets no limit of its own that this
+    # package knows (the transformers backend).
+    @property
+    def max_sequence_length(self) -> int | None:
+        return self.config.max_sequence_length
+
+    def check_sequence_length(self, length: int, key: str = "data.max_seq_length") -> None:
+        """Windows of `length` tokens fit the position table: else one line at the start of a run (the
+        encoder itself would stop at the first forward)."""
+        limit = self.max_sequence_length
+        if limit is not None and length > limit:
+            raise ConfigError(key, f"got {length}, but the model has only {limit} positions "
+                                   f"(max_position_embeddings); use at most {limit}")
 
     @property
     def head(self) -> nn.Module:

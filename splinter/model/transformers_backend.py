@@ -4,8 +4,10 @@ QASS or linear head (DeBERTa-v3, ELECTRA, ModernBERT, ... next to the native BER
 An optional extra (`pip install -e ".[hf]"`): nothing else in the package imports transformers, and
 the native encoder stays the default. The model is a `SplinterForQuestionAnswering` whose encoder
 is an `AutoModel` behind SplinterModel's call interface, so the head, the padding mask, the loss,
-training and decoding are the native ones. No `trust_remote_code`: only architectures transformers
-itself ships.
+training and decoding are the native ones. Never `trust_remote_code`: only architectures transformers
+itself ships. Every transformers loading call passes `trust_remote_code=False` explicitly, because left
+unset transformers asks on stdin and runs a checkpoint's own Python (its config.json `auto_map`) when
+the answer is "y" (see `load_encoder`).
 
 The tokenizer is still `load_tokenizer`'s (WordPiece vocab.txt or byte-level BPE), and its
 `[QUESTION]` id must index the encoder's embeddings: true for BERT-vocabulary encoders such as ELECTRA
@@ -47,6 +49,34 @@ def import_transformers():
         raise ConfigError("model.backend", f"'transformers' needs the transformers package, which is not "
                           f"installed: {_INSTALL_HINT}") from None
     return transformers
+
+
+def load_encoder(name: str, overrides: dict[str, Any]) -> nn.Module:
+    """`AutoModel.from_pretrained(name, **overrides)` that never runs a checkpoint's own code."""
+    transformers = import_transformers()
+    if "trust_remote_code" in overrides:
+        raise ConfigError("model.config.trust_remote_code", "a checkpoint's own Python code is never run; "
+                          "model.backend=transformers loads only the architectures transformers ships")
+    try:
+        # Explicitly False: unset, transformers prompts on stdin and a "y" runs the checkpoint's Python.
+        return transformers.AutoModel.from_pretrained(name, trust_remote_code=False, **overrides)
+    except (OSError, ValueError, KeyError) as err:
+        if _needs_own_code(name, err):
+            raise CheckpointError(f"model.backend=transformers: {name!r} needs its own Python code (config.json "
+                                  f"auto_map), which is never run; only architectures transformers ships load") from None
+        raise CheckpointError(f"model.backend=transformers: cannot load {name!r} with AutoModel "
+                              f"({one_line(err)})") from None
+
+
+def _needs_own_code(name: str, err: Exception) -> bool:
+    """Whether loading failed because the checkpoint asks for its own code (auto_map / trust_remote_code)."""
+    if "trust_remote_code" in str(err):
+        return True
+    try:
+        config = json.loads((Path(name) / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "auto_map" in config
 
 
 class AutoEncoder(nn.Module):
@@ -105,6 +135,10 @@ def head_config(encoder_config: Any, head_type: str, head_init: str | None) -> S
 class TransformersQAModel(SplinterForQuestionAnswering):
     """SplinterForQuestionAnswering over an AutoModel encoder (see the module docstring)."""
 
+    @property
+    def max_sequence_length(self) -> None:
+        return None  # the encoder's own (absolute, relative or none): transformers checks it
+
     @classmethod
     def from_encoder(cls, encoder: nn.Module, head_type: str = "qass", head_init: str | None = None):
         return cls(head_config(encoder.config, head_type, head_init), encoder=AutoEncoder(encoder))
@@ -122,13 +156,8 @@ class TransformersQAModel(SplinterForQuestionAnswering):
     ):
         """`AutoModel.from_pretrained(name_or_path, **encoder_overrides)` under a head: the saved one
         (span_head.*) unless `fresh_head`, else a fresh one. In eval mode, like the native loader."""
-        transformers = import_transformers()
         name = os.fspath(name_or_path)
-        try:
-            encoder = transformers.AutoModel.from_pretrained(name, **encoder_overrides)
-        except (OSError, ValueError, KeyError) as err:
-            raise CheckpointError(f"model.backend=transformers: cannot load {name!r} with AutoModel "
-                                  f"({one_line(err)})") from None
+        encoder = load_encoder(name, encoder_overrides)
         model = cls.from_encoder(encoder, head_type, head_init)
         head_file = Path(name) / HEAD_WEIGHTS
         info = {"missing_keys": [], "unexpected_keys": [], "reinitialized_keys": []}

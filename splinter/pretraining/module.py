@@ -28,6 +28,7 @@ import torch
 from splinter.errors import ConfigError
 from splinter.optim import build_optimizer, check_warmup, linear_warmup_decay, warmup_length
 from splinter.question_token import QUESTION_TOKEN
+from splinter.run.divergence import stop_if_diverged
 from splinter.run.resume import ResumeState, skipper
 
 # The paper's 10,000 warm-up steps of 2.4M, as a fraction: round(WARMUP_RATIO × 2.4M) = 10,000.
@@ -110,6 +111,7 @@ class PretrainModule(pl.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self._masked_lm_step(batch) if self.objective.name == "mlm" else self._span_selection_step(batch)
+        stop_if_diverged(self, loss)
         self.resume.batch_finished()
         return loss
 

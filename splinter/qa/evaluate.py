@@ -20,7 +20,7 @@ from splinter.qa.module import QAModule
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
 from splinter.run.trainer import with_console
-from splinter.tokenizer import load_tokenizer
+from splinter.tokenizer import check_fits_model, load_tokenizer
 
 log = logging.getLogger("splinter")
 
@@ -88,6 +88,8 @@ def run(cfg: DictConfig) -> dict:
         if tokenizer is None:
             # a save_pretrained directory or hub id carries its tokenizer files; else the model group's
             tokenizer = load_tokenizer(checkpoint if cfg.checkpoint else cfg.model.tokenizer)
+        check_fits_model(tokenizer, module.model.config.vocab_size, module.model.config.question_token_id)
+        module.model.check_sequence_length(cfg.data.max_seq_length)
     datamodule = instantiate_node(cfg.data, tokenizer=tokenizer)
 
     if cfg.predictions:

@@ -93,7 +93,8 @@ def run(cfg: DictConfig) -> dict:
         max_steps = selection["steps"]  # selection.choose_steps: the step count the folds chose
     module = build_module(cfg)
     run.check_resume(module, datamodule, max_steps)
-    check_fits_model(tokenizer, module.model.config.vocab_size)
+    check_fits_model(tokenizer, module.model.config.vocab_size, module.model.config.question_token_id)
+    module.model.check_sequence_length(cfg.data.max_seq_length)
     module.tokenizer = tokenizer
 
     callbacks = run_callbacks(cfg, run.output_dir, cfg.task.checkpoint_every_n_steps)

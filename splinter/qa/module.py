@@ -21,6 +21,7 @@ from splinter.memory import release_freed_memory
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
 from splinter.optim import build_optimizer, linear_warmup_decay, warmup_length
+from splinter.run.divergence import stop_if_diverged
 from splinter.run.resume import ResumeState, skipper
 from splinter.span_metric import SpanMetric
 
@@ -105,6 +106,7 @@ class QAModule(pl.LightningModule):
     # ---- training -------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self.model(**batch).loss
+        stop_if_diverged(self, loss)
         self.resume.batch_finished()
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].size(0))
         # Steps done, as a metric: under ddp_spawn only callback metrics travel back to the main process.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -221,6 +222,16 @@ def _as_score(path: Path, data: Mapping, key: str) -> float:
     return float(value)
 
 
+def _refuse_non_finite(path: Path, data, key: str = "") -> None:
+    """Any inf or nan in results.json (a loss, a score, a nested statistic) marks a run that diverged,
+    whose scores (an F1 of 0.0 from an all-NaN model) must never be averaged in."""
+    if isinstance(data, float) and not math.isfinite(data):
+        raise DataError(path, f"'{key}' is {data}: the run diverged; its scores are not averaged in")
+    items = data.items() if isinstance(data, Mapping) else enumerate(data) if isinstance(data, list) else ()
+    for name, value in items:
+        _refuse_non_finite(path, value, f"{key}.{name}" if key else str(name))
+
+
 def _as_str(path: Path, data: Mapping, key: str) -> str:
     value = data[key]
     if not isinstance(value, str) or not value:
@@ -253,6 +264,7 @@ def load_run(path: Path) -> Run:
     missing = [k for k in ("model_name", "dataset", "shots", "split_seed", *METRICS) if k not in data]
     if missing:
         raise DataError(path, f"missing key(s): {', '.join(missing)}")
+    _refuse_non_finite(path, data)
     dataset = _as_str(path, data, "dataset")
     settings = load_settings(path.parent)
     if settings.source is None:
@@ -317,20 +329,44 @@ def load_failed(path: Path) -> FailedJob:
     )
 
 
+def _job_files(root: Path, skipped: list[Skipped]) -> list[Path]:
+    """Every results.json and error.json below `root`, through symlinked directories too (a sweep may
+    link in jobs kept elsewhere). Each real directory is read once: a link back up the tree (a loop) or
+    to a directory already read is listed in `skipped`, never followed again nor dropped silently."""
+    found: list[Path] = []
+    seen = {os.path.realpath(root)}
+    for directory, subdirs, files in os.walk(root, followlinks=True):
+        kept = []
+        for name in sorted(subdirs):
+            path = Path(directory) / name
+            real = os.path.realpath(path)
+            if real in seen:
+                why = f"the same directory as one already read ({real}): read once"
+                skipped.append(Skipped(path, why))
+                log.warning("skipping %s: %s", path, why)
+                continue
+            seen.add(real)
+            kept.append(name)
+        subdirs[:] = kept
+        found += [Path(directory) / name for name in files if name in (RESULTS_FILE, ERROR_FILE)]
+    return found
+
+
 def read_sweep(root: Path, skip_invalid: bool = False) -> Sweep:
     """Every job below ``root``. An invalid file stops the report (DataError) unless ``skip_invalid``."""
     if not root.is_dir():
         raise SplinterError(f"{root}: not a directory")
-    result_files = sorted(root.rglob(RESULTS_FILE))
+    sweep = Sweep()
+    found = _job_files(root, sweep.skipped)
+    result_files = sorted(path for path in found if path.name == RESULTS_FILE)
     error_files = []
-    for path in sorted(root.rglob(ERROR_FILE)):
+    for path in sorted(path for path in found if path.name == ERROR_FILE):
         if (path.parent / RESULTS_FILE).exists():
             log.info("ignoring %s: the job finished later (%s beside it)", path, RESULTS_FILE)
         else:
             error_files.append(path)
     if not result_files and not error_files:
         raise SplinterError(f"{root}: no {RESULTS_FILE} found")
-    sweep = Sweep()
     for path in [*result_files, *error_files]:
         try:
             if path.name == RESULTS_FILE:

@@ -20,6 +20,7 @@ import pytorch_lightning as pl
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import Callback
 
+from splinter.errors import TrainingDiverged
 from splinter.files import WriteError, load_torch_file, save_torch_file
 
 log = logging.getLogger("splinter")
@@ -45,6 +46,8 @@ class InterruptedCheckpoint(Callback):
             return  # stopped before the first step (a data or config error): there is nothing to resume
         if isinstance(exception, WriteError):
             return  # the disk is full or read-only: another checkpoint would fail the same way
+        if isinstance(exception, TrainingDiverged):
+            return  # the weights are inf/nan: resuming them would diverge again
         try:
             trainer.save_checkpoint(self.path)
         except WriteError as error:

@@ -9,7 +9,10 @@ labelled with another, or with an lr in config.yaml that the restored optimiser 
   and the datamodule's (`data.*`), which Lightning stores in every checkpoint;
 - the run's own settings that are in no hyper-parameter (`RunRecord` writes them into the checkpoint):
   the seed (data order and dropout), gradient clipping, precision, gradient accumulation, the number
-  of processes (devices, nodes), and the run's length in optimiser steps.
+  of processes (devices, nodes), and the run's length in optimiser steps;
+- the sha256 of the data files read (`data_files`, the datamodule's `data_files()`): an edited training
+  or evaluation file keeps its name and every setting, so only its hash tells that part of the run used
+  other data.
 
 The length must match: the learning-rate schedule (warm-up and linear decay to zero) is built from
 the run's total steps, so a resume with another `task.max_steps` (or, fine-tuning, another
@@ -33,6 +36,7 @@ from splinter.errors import SplinterError
 
 RUN_KEY = "splinter_run"  # the checkpoint entry RunRecord writes
 STEPS = "steps"  # the run's length in optimiser steps (the trainer's max_steps)
+DATA_FILES = "data_files"  # config key → {"path", "sha256"} of each data file the run read
 NOT_RECORDED = "(not recorded)"
 
 
@@ -62,7 +66,13 @@ class RunRecord(Callback):
         self.settings = dict(settings)
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        checkpoint[RUN_KEY] = {**self.settings, STEPS: int(trainer.max_steps)}
+        checkpoint[RUN_KEY] = {**self.settings, STEPS: int(trainer.max_steps), DATA_FILES: data_files(trainer.datamodule)}
+
+
+def data_files(datamodule) -> dict[str, dict[str, str]]:
+    """The datamodule's data files and their hashes (`data_files()`); {} for one that names none."""
+    method = getattr(datamodule, "data_files", None)
+    return method() if callable(method) else {}
 
 
 def settings_mismatch(checkpoint: Mapping[str, Any], module, datamodule, run: Mapping[str, Any]) -> str | None:
@@ -84,6 +94,20 @@ def settings_mismatch(checkpoint: Mapping[str, Any], module, datamodule, run: Ma
         problem = _hparams_mismatch(saved or {}, dict(built.hparams), type(built), prefix)
         if problem:
             return problem
+    # last: another setting (data.seed, data.train_file) that reads another file is the clearer line
+    return _data_files_mismatch(recorded.get(DATA_FILES, {}), data_files(datamodule))
+
+
+def _data_files_mismatch(saved: Mapping[str, Mapping[str, str]], current: Mapping[str, Mapping[str, str]]) -> str | None:
+    for key, now in current.items():
+        old = saved.get(key)
+        if old is None:
+            return f"records no sha256 of {key} ({now['path']}), so it cannot tell whether the file changed"
+        if old.get("path") != now["path"]:
+            return f"was trained on {old.get('path')} ({key}), this run reads {now['path']}"
+        if old.get("sha256") != now["sha256"]:
+            return (f"was trained on {now['path']} with sha256 {str(old.get('sha256'))[:12]}..., the file now has "
+                    f"sha256 {now['sha256'][:12]}... ({key} was edited since)")
     return None
 
 
