@@ -2,8 +2,9 @@
 same way, so that each claims its output directory, records its config and seed, and leaves its
 results the same way.
 
-    run = Run.start(cfg, resumable=True)  # checks the config, claims the output directory (resumes
-                                          # only when asked), writes config.yaml, seeds everything
+    run = Run.start(cfg, resumable=True)  # checks the config, locks and claims the output directory
+                                          # (resumes only when asked), writes config.yaml and .hydra/,
+                                          # seeds everything
     run.check_resume(module, datamodule, steps)  # a resume continues the checkpoint's settings only
     with run.logging() as logger:         # the experiment logger, closed also after a failure
         ...                               # build, fit, evaluate: the run's own work
@@ -25,10 +26,17 @@ from omegaconf import DictConfig, OmegaConf
 
 import splinter
 from splinter.config_checks import check_config
-from splinter.files import atomic_write, write_json
-from splinter.run.output_dir import ResumePoint, claim_output_dir, resume_point
+from splinter.files import atomic_write, refuse_overwriting_inputs, write_json
+from splinter.run.output_dir import (
+    ResumePoint,
+    claim_output_dir,
+    lock_output_dir,
+    resume_point,
+    save_hydra_files,
+)
 from splinter.run.resume_check import STEPS, run_settings
 from splinter.run.trainer import build_logger, finish_logger
+from splinter.sweeps import ERROR_FILE, record_continued
 
 
 @dataclass
@@ -37,6 +45,7 @@ class Run:
     output_dir: Path
     resume: ResumePoint | None  # the checkpoint a training run continues; None: a fresh run
     started: float  # perf_counter at the start, for results.json's wall_seconds
+    composed: str | None = None  # the config as Hydra composed it (YAML), for .hydra/config.yaml
 
     @classmethod
     def start(cls, cfg: DictConfig, *, resumable: bool, check: Callable[[DictConfig], None] | None = None) -> Run:
@@ -48,19 +57,23 @@ class Run:
         either kind refuses a directory holding another run's results.json or checkpoints.
         """
         started = time.perf_counter()
+        composed = OmegaConf.to_yaml(cfg)  # Hydra's .hydra/config.yaml: as composed, before any check
         check_config(cfg)
         if check is not None:
             check(cfg)
         output_dir = Path(cfg.output_dir)
+        refuse_overwriting_inputs([("output_dir", output_dir / name) for name in RUN_FILES], input_files(cfg))
+        lock_output_dir(output_dir)  # held until the job ends: a second run into it stops here
         resume = None
         if resumable:
             resume = resume_point(cfg, output_dir)
         else:
             claim_output_dir(output_dir)
+        run = cls(cfg, output_dir, resume, started, composed)
         if resume is None:  # a resumed run writes it once its checkpoint passed check_resume
-            write_resolved_config(cfg, output_dir)
+            run.record_config()
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
-        return cls(cfg, output_dir, resume, started)
+        return run
 
     def check_resume(self, module, datamodule, steps: int) -> None:
         """When resuming: stop (one line) unless the checkpoint fits `module` and was trained with the
@@ -69,8 +82,14 @@ class Run:
             return
         self.resume.check_matches(module, datamodule, {**run_settings(self.cfg), STEPS: int(steps)})
         # Only now: a refused resume=true must leave the run's config.yaml saying what it trained with.
-        write_resolved_config(self.cfg, self.output_dir)
+        self.record_config()
         print(f"resuming from {self.resume.path} at step {self.resume.step}", flush=True)
+        record_continued(self.output_dir, f"from {self.resume.path.name} at step {self.resume.step}")
+
+    def record_config(self) -> None:
+        """config.yaml (resolved) and Hydra's .hydra/ files: written only once the directory is this run's."""
+        write_resolved_config(self.cfg, self.output_dir)
+        save_hydra_files(self.output_dir, self.composed)
 
     @property
     def ckpt_path(self) -> Path | None:
@@ -110,6 +129,23 @@ def git_commit() -> str | None:
 
 def provenance() -> dict[str, Any]:
     return {"splinter_version": splinter.__version__, "git_commit": git_commit()}
+
+
+# the files a run writes under their own names into its output directory (also model/, checkpoints/)
+RUN_FILES = ("results.json", "predictions.json", "config.yaml", ERROR_FILE)
+_INPUT_KEYS = ("predictions", "checkpoint", "ckpt_path", "data.train_file", "data.eval_file", "data.files")
+
+
+def input_files(cfg: DictConfig) -> dict[str, Any]:
+    """The files named in the config that the run reads, by config key (a list: one entry per file)."""
+    found: dict[str, Any] = {}
+    for key in _INPUT_KEYS:
+        value = OmegaConf.select(cfg, key, default=None, throw_on_missing=False)
+        values = list(value) if isinstance(value, (list, tuple)) or OmegaConf.is_list(value) else [value]
+        for index, item in enumerate(values):
+            if isinstance(item, str) and item:
+                found[key if len(values) == 1 else f"{key}[{index}]"] = item
+    return found
 
 
 def write_resolved_config(cfg: DictConfig, output_dir: Path) -> None:
