@@ -160,10 +160,13 @@ def test_a_run_that_stops_before_doing_anything_leaves_no_folder_it_made(tmp_pat
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: config key 'task.max_steps'")
     assert list(tmp_path.iterdir()) == []
-    (tmp_path / "mine").mkdir()
-    result = run_cli("evaluate.py", *TINY, "checkpoint=minilm", "data.shots=17", f"hydra.run.dir={tmp_path / 'mine'}")
+    result = run_cli("evaluate.py", *TINY, "checkpoint=minilm", "trainer.max_epochs=abc", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.stderr.strip().splitlines()[-1].startswith("error: config key 'trainer.max_epochs'")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "mine").mkdir()  # a directory that was there before the run stays, with what says why
+    result = run_cli("train.py", *TINY, "task.max_steps=0", f"hydra.run.dir={tmp_path / 'mine'}")
     assert result.returncode == 2
-    assert (tmp_path / "mine").is_dir()
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == [".hydra", "error.json", "train.log"]
 
 
 def _hold_lock(directory):
@@ -218,10 +221,10 @@ def test_a_killed_sweep_run_again_skips_finished_jobs_and_continues_the_interrup
     again = sweep_run()  # without resume=true: the interrupted job is refused, the others are not failures
     assert again.returncode == 2, again.stderr[-3000:]
     tail = again.stderr.strip().splitlines()
-    assert tail[-5:-3] == ["1 sweep job(s) skipped (finished in an earlier run of this sweep):", f"  {jobs[0]}: results.json"]
-    assert tail[-3] == "1 sweep job(s) failed:"
-    assert tail[-2].startswith(f"  {jobs[1]}: output directory {jobs[1]} already holds a run (checkpoints/interrupted.ckpt")
-    assert "resume it explicitly (resume=true" in tail[-2]
+    assert tail[-4:-1] == ["1 sweep job(s) skipped (finished in an earlier run of this sweep):",
+                           f"  {jobs[0]}: results.json", "1 sweep job(s) failed:"]
+    assert tail[-1].startswith(f"  {jobs[1]}: output directory {jobs[1]} already holds a run (checkpoints/interrupted.ckpt")
+    assert "resume it explicitly (resume=true" in tail[-1]
     assert (jobs[2] / "results.json").is_file()
     assert (jobs[0] / "results.json").read_bytes() == finished
 

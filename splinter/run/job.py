@@ -31,6 +31,7 @@ from splinter.run.output_dir import (
     ResumePoint,
     claim_output_dir,
     lock_output_dir,
+    release_output_dir_lock,
     resume_point,
     save_hydra_files,
 )
@@ -64,14 +65,15 @@ class Run:
         output_dir = Path(cfg.output_dir)
         refuse_overwriting_inputs([("output_dir", output_dir / name) for name in RUN_FILES], input_files(cfg))
         lock_output_dir(output_dir)  # held until the job ends: a second run into it stops here
-        resume = None
-        if resumable:
-            resume = resume_point(cfg, output_dir)
-        else:
-            claim_output_dir(output_dir)
-        run = cls(cfg, output_dir, resume, started, composed)
-        if resume is None:  # a resumed run writes it once its checkpoint passed check_resume
-            run.record_config()
+        with _release_lock_if_refused(output_dir):
+            resume = None
+            if resumable:
+                resume = resume_point(cfg, output_dir)
+            else:
+                claim_output_dir(output_dir)
+            run = cls(cfg, output_dir, resume, started, composed)
+            if resume is None:  # a resumed run writes it once its checkpoint passed check_resume
+                run.record_config()
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
         return run
 
@@ -80,7 +82,8 @@ class Run:
         hyper-parameters of `module` and `datamodule`, this config's seed etc., and `steps` in all."""
         if self.resume is None:
             return
-        self.resume.check_matches(module, datamodule, {**run_settings(self.cfg), STEPS: int(steps)})
+        with _release_lock_if_refused(self.output_dir):
+            self.resume.check_matches(module, datamodule, {**run_settings(self.cfg), STEPS: int(steps)})
         # Only now: a refused resume=true must leave the run's config.yaml saying what it trained with.
         self.record_config()
         print(f"resuming from {self.resume.path} at step {self.resume.step}", flush=True)
@@ -99,18 +102,32 @@ class Run:
     @contextmanager
     def logging(self) -> Iterator[Any]:
         """The configured experiment logger (False for none), finished even when the body fails, so the
-        next job of a sweep starts its own wandb run."""
+        next job of a sweep starts its own wandb run; a failed body also frees the directory's lock."""
         logger = build_logger(self.cfg)
         try:
-            yield logger
+            with _release_lock_if_refused(self.output_dir):
+                yield logger
         finally:
             finish_logger(logger)
 
     def finish(self, results: dict) -> dict:
-        """results.json (written atomically) = the run's results + wall time + version and commit."""
+        """results.json (written atomically) = the run's results + wall time + version and commit; the
+        directory's lock is released."""
         results = {**results, "wall_seconds": round(time.perf_counter() - self.started, 2), **provenance()}
         write_json(self.output_dir / "results.json", results)
+        release_output_dir_lock(self.output_dir)  # finished: the directory holds a run, no run in progress
         return results
+
+
+@contextmanager
+def _release_lock_if_refused(output_dir: Path) -> Iterator[None]:
+    """A run refused at its start, or failed, frees the directory at once (else the lock goes when
+    it finishes or its job ends)."""
+    try:
+        yield
+    except BaseException:
+        release_output_dir_lock(output_dir)
+        raise
 
 
 def git_commit() -> str | None:

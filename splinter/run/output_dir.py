@@ -252,13 +252,20 @@ def lock_output_dir(output_dir: Path) -> None:
     _locks[key] = descriptor
 
 
-def release_output_dir_locks() -> None:
-    """End of a job: its directory is free for the next run (the lock file is removed)."""
-    for key, descriptor in list(_locks.items()):
+def release_output_dir_lock(output_dir: Path) -> None:
+    """The run in `output_dir` ended or was refused: the directory is free (the lock file is removed)."""
+    key = os.path.realpath(output_dir)
+    descriptor = _locks.pop(key, None)
+    if descriptor is not None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(Path(key) / LOCK_FILE)
         os.close(descriptor)
-        del _locks[key]
+
+
+def release_output_dir_locks() -> None:
+    """End of a job: every directory it locked is free for the next run."""
+    for key in list(_locks):
+        release_output_dir_lock(Path(key))
 
 
 def _rank() -> int:
