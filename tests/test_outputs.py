@@ -68,6 +68,17 @@ def test_download_root_that_is_a_file_is_one_line(tmp_path):
         assert result.stderr.strip().splitlines() == [f"error: {root}: --root {where}, not a directory"]
 
 
+def test_a_run_directory_below_a_file_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    for mode in ("run", "sweep"):
+        result = run_cli("train.py", *(["-m"] if mode == "sweep" else []), *TINY,
+                         f"hydra.{mode}.dir={tmp_path / 'file' / 'out'}")
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == [
+            f"error: {tmp_path / 'file' / 'out'}: hydra.{mode}.dir is below {tmp_path / 'file'}, which is a file, "
+            "not a directory"]
+
+
 # ---------------------------------------------------------------------------------------------------
 # predict.py: the answers never replace an input; no folder of its own
 

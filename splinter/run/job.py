@@ -49,13 +49,16 @@ class Run:
     composed: str | None = None  # the config as Hydra composed it (YAML), for .hydra/config.yaml
 
     @classmethod
-    def start(cls, cfg: DictConfig, *, resumable: bool, check: Callable[[DictConfig], None] | None = None) -> Run:
+    def start(cls, cfg: DictConfig, *, resumable: bool, check: Callable[[DictConfig], None] | None = None,
+              writes: tuple[str, ...] = ()) -> Run:
         """Check the config (`check`: the run's own checks, after the shared ones), claim the output
         directory, write the resolved config (a resumed run: in `check_resume`), seed. Nothing is
         written before the checks pass.
 
         `resumable`: a training run, which may continue a checkpoint (`resume=true` / `ckpt_path=`);
         either kind refuses a directory holding another run's results.json or checkpoints.
+        `writes`: the files the run writes into its directory by name besides RUN_FILES (none of them
+        may be one of its input files).
         """
         started = time.perf_counter()
         composed = OmegaConf.to_yaml(cfg)  # Hydra's .hydra/config.yaml: as composed, before any check
@@ -63,7 +66,8 @@ class Run:
         if check is not None:
             check(cfg)
         output_dir = Path(cfg.output_dir)
-        refuse_overwriting_inputs([("output_dir", output_dir / name) for name in RUN_FILES], input_files(cfg))
+        outputs = [("output_dir", output_dir / name) for name in (*RUN_FILES, *writes)]
+        refuse_overwriting_inputs(outputs, input_files(cfg))
         lock_output_dir(output_dir)  # held until the job ends: a second run into it stops here
         with _release_lock_if_refused(output_dir):
             resume = None
@@ -148,8 +152,8 @@ def provenance() -> dict[str, Any]:
     return {"splinter_version": splinter.__version__, "git_commit": git_commit()}
 
 
-# the files a run writes under their own names into its output directory (also model/, checkpoints/)
-RUN_FILES = ("results.json", "predictions.json", "config.yaml", ERROR_FILE)
+# the files every run writes under their own names into its output directory
+RUN_FILES = ("results.json", "config.yaml", ERROR_FILE)
 _INPUT_KEYS = ("predictions", "checkpoint", "ckpt_path", "data.train_file", "data.eval_file", "data.files")
 
 

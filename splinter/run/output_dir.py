@@ -34,7 +34,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from splinter.errors import CheckpointError, ConfigError, SplinterError
-from splinter.files import load_torch_file, write_text
+from splinter.files import check_directory_path, load_torch_file, write_text
 from splinter.run.resume_check import RUN_KEY, ResumeMismatch, settings_mismatch
 
 CHECKPOINTS = "checkpoints"
@@ -283,12 +283,13 @@ _created: dict[str, Path] = {}
 
 
 class NewRunDirectory(Callback):
-    """Notes, before Hydra creates it, whether a single run's directory is new (`discard_if_unused`)."""
+    """Before Hydra creates the run's (or sweep's) directory: one line, not Hydra's traceback, when it
+    cannot be a directory (a file, or below one); notes whether a single run's directory is new
+    (`discard_if_unused`)."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        try:
-            run_dir = Path(str(config.hydra.run.dir)).absolute()
-        except Exception:  # noqa: BLE001 - a directory Hydra cannot name fails there, not here
+        run_dir = _configured_dir(config, "run")
+        if run_dir is None:
             return
         top = None
         for directory in (run_dir, *run_dir.parents):
@@ -297,6 +298,23 @@ class NewRunDirectory(Callback):
             top = directory
         if top is not None:
             _created[str(run_dir)] = top
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        _configured_dir(config, "sweep")
+
+
+def _configured_dir(config: DictConfig, mode: str) -> Path | None:
+    """`hydra.<mode>.dir`, absolute; stops the command with one line if it cannot be a directory."""
+    try:
+        directory = Path(str(config.hydra[mode].dir)).absolute()
+    except Exception:  # noqa: BLE001 - a directory Hydra cannot name fails there, not here
+        return None
+    try:
+        check_directory_path(directory, f"hydra.{mode}.dir")
+    except SplinterError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    return directory
 
 
 def discard_if_unused(output_dir: Path, log_file: str | None) -> bool:
