@@ -46,7 +46,8 @@ def friendly_errors(main):
                 record_skipped(output_dir, "results.json")
                 print(error, flush=True)
                 return None
-            _to_log_files(f"error: {error}")
+            if not isinstance(error, RunDirectoryError):  # another run's log is not this run's to append to
+                _to_log_files(f"error: {error}")
             # a single run that stopped before doing anything leaves no directory Hydra made for it
             discarded = output_dir is not None and not multirun and discard_if_unused(
                 output_dir, f"{hydra.job.name}.log")

@@ -157,12 +157,12 @@ def test_a_refused_rerun_leaves_the_finished_runs_hydra_files_as_they_were(tmp_p
     assert first.returncode == 0, first.stderr[-2000:]
     hydra_files = {name: (run_dir / ".hydra" / name).read_bytes() for name in ("config.yaml", "overrides.yaml", "hydra.yaml")}
     assert b"task.max_steps=1" in hydra_files["overrides.yaml"]
-    kept = {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"}
+    kept = {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}  # train.log too
 
     again = run_cli("train.py", *TINY, "task.max_steps=2", "seed=7", f"hydra.run.dir={run_dir}")
     assert again.returncode == 2
     assert again.stderr.strip().splitlines()[-1].startswith(f"error: output directory {run_dir} already holds a finished run")
-    assert {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.suffix != ".log"} == kept
+    assert {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == kept
 
 
 def test_a_run_that_stops_before_doing_anything_leaves_no_folder_it_made(tmp_path):
