@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 
 from splinter.errors import SplinterError
-from splinter.sweeps import clear_failure, record_failure
+from splinter.sweeps import clear_failure, record_failure, record_skipped
 
 log = logging.getLogger("splinter")
 
@@ -42,18 +42,31 @@ def friendly_errors(main):
         try:
             return main(cfg, *args, **kwargs)
         except SplinterError as error:
-            from splinter.run.output_dir import RunDirectoryError
+            from splinter.run.output_dir import FinishedJob, RunDirectoryError, discard_if_unused
 
-            _to_log_files(f"error: {error}")
-            if output_dir is not None:
+            multirun = hydra is not None and str(hydra.mode) == "RunMode.MULTIRUN"
+            if multirun and isinstance(error, FinishedJob):  # a re-run sweep: this job is done already
+                record_skipped(output_dir, "results.json")
+                print(error, flush=True)
+                return None
+            if not isinstance(error, RunDirectoryError):  # another run's log is not this run's to append to
+                _to_log_files(f"error: {error}")
+            # a single run that stopped before doing anything leaves no directory Hydra made for it
+            discarded = output_dir is not None and not multirun and discard_if_unused(
+                output_dir, f"{hydra.job.name}.log")
+            if output_dir is not None and not discarded:
                 # a directory that belongs to another run gets no error.json of this one
                 record_failure(output_dir, error, list(hydra.overrides.task),
                                write_file=not isinstance(error, RunDirectoryError))
-            if hydra is not None and str(hydra.mode) == "RunMode.MULTIRUN":
+            if multirun:
                 print(f"error: {error}\n(job {output_dir} failed; the sweep goes on)", file=sys.stderr, flush=True)
                 return None
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
+        finally:
+            from splinter.run.output_dir import release_output_dir_locks
+
+            release_output_dir_locks()  # the job is over: its directory is free
 
     return wrapper
 

@@ -30,9 +30,11 @@ ARCHIVE_NAME = "mrqa-few-shot.zip"
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from splinter.data.splits import default_data_root
+    from splinter.files import check_directory_path
 
     root = Path(args.root).expanduser() if args.root else default_data_root()
     try:
+        check_directory_path(root, "--root")
         if args.check:
             return _check(root)
         from splinter.data.manifest import read_manifest, verify

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from splinter.config_checks import boolean, check_config, integer
 from splinter.data.questions import read_questions
 from splinter.errors import ConfigError
-from splinter.files import atomic_write, write_json
+from splinter.files import atomic_write, check_writable_target, refuse_overwriting_inputs, write_json
 from splinter.inference import SETTING_KEYS, QuestionAnswerer, Skipped
 
 log = logging.getLogger("splinter")
@@ -40,6 +40,11 @@ def run(cfg: DictConfig) -> dict:
     output = Path(cfg.output)
     if output.is_dir():  # found before the model answers every question, not when the answers are written
         raise ConfigError("output", f"{output} is a directory: give the answers file, e.g. {output / 'answers.jsonl'}")
+    summary_path = output.with_name(output.name + ".summary.json")
+    # before anything is read: the answers must never replace the questions or the model
+    for path in (output, summary_path):
+        refuse_overwriting_inputs([("output", path)], {"input": cfg.input, "checkpoint": cfg.checkpoint})
+        check_writable_target(path)
     settings = OmegaConf.to_container(cfg.settings, resolve=True) if cfg.get("settings") else {}
     unknown = sorted(set(settings) - set(SETTING_KEYS))
     if unknown:
@@ -74,7 +79,7 @@ def run(cfg: DictConfig) -> dict:
         "settings_source": qa.settings_source,
         "wall_seconds": round(time.perf_counter() - started, 2),
     }
-    write_json(output.with_name(output.name + ".summary.json"), report)
+    write_json(summary_path, report)
     skips = ", ".join(f"{n} {reason}" for reason, n in report["skipped"].items())
     print(f"answered {answered} / {summary.total} questions{': skipped ' + skips if skips else ''}  → {output}")
     return report

@@ -39,11 +39,12 @@ import logging
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from splinter.errors import SplinterError
+from splinter.files import atomic_path, write_text
 from splinter.reporting.cells import Cell, Column, Row, Stat, Table, build_table
 from splinter.reporting.paper import SOURCE as PAPER_SOURCE
 from splinter.reporting.paper import paper_f1
@@ -347,16 +348,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _write_then_rename(path: Path, write: Callable[[Path], object]) -> None:
-    """Never a truncated report under its final name (a full disk, Ctrl-C)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not logging.getLogger().handlers:
@@ -377,9 +368,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SplinterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    _write_then_rename(out / "results.md", lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    _write_then_rename(out / "results.csv", lambda tmp: write_csv(table, tmp))
-    _write_then_rename(out / "learning_curve.png", lambda tmp: plot_learning_curve(table, tmp))
+    # never a truncated report under its final name (a full disk, Ctrl-C)
+    write_text(out / "results.md", text)
+    with atomic_path(out / "results.csv") as tmp:
+        write_csv(table, tmp)
+    with atomic_path(out / "learning_curve.png") as tmp:
+        plot_learning_curve(table, tmp)
     print(text)
     log.info(
         "%d runs in %d cells, %d failed jobs, %d files not averaged in; wrote results.md, results.csv, "

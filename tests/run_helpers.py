@@ -113,3 +113,17 @@ class CtrlCOnce(pl.Callback):
             self.marker.unlink()
             raise KeyboardInterrupt
         self.marker.write_text(str(left - 1))
+
+
+class CtrlCInJob(pl.Callback):
+    """Ctrl-C after `step` optimiser steps, in sweep job number `job` only and not when it resumes: a
+    sweep killed in its middle."""
+
+    def __init__(self, job: int, step: int):
+        self.job, self.step = job, step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.get().job.num == self.job and trainer.global_step == self.step and trainer.ckpt_path is None:
+            raise KeyboardInterrupt

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from importlib import resources
 from pathlib import Path
 
 from splinter.errors import ChecksumError, DataError
+from splinter.files import write_text
 
 MANIFEST = "MANIFEST.json"
 
@@ -59,10 +59,7 @@ def write_manifest(root, files: dict[str, dict]) -> Path:
     """Write the manifest (sorted, to a temporary name, then renamed)."""
     path = Path(root) / MANIFEST
     rows = [{"file": name, **files[name]} for name in sorted(files)]
-    partial = path.with_name(f".{MANIFEST}.{os.getpid()}.part")
-    partial.write_text(json.dumps({"files": rows}, indent=1) + "\n", encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return write_text(path, json.dumps({"files": rows}, indent=1) + "\n")
 
 
 def mismatch(path, expected: str, actual: str) -> ChecksumError:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from datasets import Dataset
+
+from splinter.files import atomic_write
 
 HUB_ID = "mrqa-workshop/mrqa"
 HUB_NAMES = (HUB_ID, "mrqa")  # "mrqa" is the dataset's former id, still redirected by the Hub
@@ -74,20 +75,13 @@ def context_records(rows: Iterable[dict]) -> Iterator[dict]:
 def write_mrqa_file(rows: Iterable[dict], path: Path, subset: str, split: str) -> int:
     """Write `rows` as an MRQA `.jsonl.gz` (header line, then one context per line) to a temporary name,
     then rename it to `path`. Byte-for-byte reproducible (gzip mtime 0). Returns the number of questions."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     questions = 0
-    try:
-        with open(partial, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
-            header = {"header": {"dataset": subset, "split": "dev" if split != "train" else "train"}}
-            out.write((json.dumps(header) + "\n").encode())
-            for record in context_records(rows):
-                questions += len(record["qas"])
-                out.write((json.dumps(record, ensure_ascii=False) + "\n").encode())
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_write(path) as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
+        header = {"header": {"dataset": subset, "split": "dev" if split != "train" else "train"}}
+        out.write((json.dumps(header) + "\n").encode())
+        for record in context_records(rows):
+            questions += len(record["qas"])
+            out.write((json.dumps(record, ensure_ascii=False) + "\n").encode())
     return questions
 
 

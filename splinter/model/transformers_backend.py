@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from splinter.errors import CheckpointError, ConfigError
+from splinter.files import atomic_path, write_text
 from splinter.hub import one_line
 from splinter.model.config import SplinterConfig
 from splinter.model.encoder import SplinterModelOutput
@@ -184,9 +185,8 @@ class TransformersQAModel(SplinterForQuestionAnswering):
         directory.mkdir(parents=True, exist_ok=True)
         self.splinter.model.save_pretrained(directory)
         head = {key: tensor.detach().to("cpu", copy=True).contiguous() for key, tensor in self.head.state_dict().items()}
-        partial = directory / f"{HEAD_WEIGHTS}.partial"  # renamed once complete
-        save_file(head, partial, metadata={"format": "pt"})
-        partial.replace(directory / HEAD_WEIGHTS)
+        with atomic_path(directory / HEAD_WEIGHTS) as partial:  # renamed once complete
+            save_file(head, partial, metadata={"format": "pt"})
         _write_head_config(self.config, directory)
         if tokenizer is not None:
             from splinter.tokenizer import save_tokenizer_files
@@ -196,10 +196,7 @@ class TransformersQAModel(SplinterForQuestionAnswering):
 
 
 def _write_head_config(config: SplinterConfig, directory: Path) -> None:
-    path = directory / HEAD_CONFIG
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
-    partial.replace(path)
+    write_text(directory / HEAD_CONFIG, json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
 
 
 def _saved_head_type(directory: Path) -> str | None:

@@ -70,9 +70,9 @@ def _check(cfg: DictConfig) -> None:
 def run(cfg: DictConfig) -> dict:
     from splinter.pretraining.datamodule import PretrainDataModule
 
-    run = Run.start(cfg, resumable=True, check=_check)
-    tokenizer = load_tokenizer(cfg.model.tokenizer)
     statistics_file = cfg.task.get("statistics_file")
+    run = Run.start(cfg, resumable=True, check=_check, writes=(str(statistics_file),) if statistics_file else ())
+    tokenizer = load_tokenizer(cfg.model.tokenizer)
     statistics_path = str(run.output_dir / statistics_file) if statistics_file else None
     datamodule = instantiate_node(cfg.data, tokenizer=tokenizer, statistics_path=statistics_path)
     if not isinstance(datamodule, PretrainDataModule):

@@ -79,7 +79,7 @@ def _check(cfg: DictConfig) -> None:
 
 
 def run(cfg: DictConfig) -> dict:
-    run = Run.start(cfg, resumable=False, check=_check)
+    run = Run.start(cfg, resumable=False, check=_check, writes=() if cfg.predictions else ("predictions.json",))
     checkpoint = str(cfg.checkpoint or cfg.model.checkpoint)
     if cfg.predictions:
         module, tokenizer = None, cfg.model.tokenizer  # a name only: scoring never tokenises

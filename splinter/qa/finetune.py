@@ -77,7 +77,7 @@ def summary_lines(results: dict, output_dir: Path) -> str:
 
 
 def run(cfg: DictConfig) -> dict:
-    run = Run.start(cfg, resumable=True, check=partial(check_required, group="data"))
+    run = Run.start(cfg, resumable=True, check=partial(check_required, group="data"), writes=("predictions.json",))
     tokenizer = load_tokenizer(cfg.model.tokenizer)
     datamodule = instantiate_node(cfg.data, tokenizer=tokenizer)
     datamodule.setup("fit")
