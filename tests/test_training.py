@@ -157,3 +157,15 @@ def test_pretrained_model_is_fine_tuned_with_dropout_on(tmp_path):
     run_train(tmp_path / "b", f"model.checkpoint={tmp_path / 'a' / 'model'}", "task.max_steps=2",
               "callbacks=[{_target_: run_helpers.RecordTrainingMode}]")
     assert RecordTrainingMode.seen == [True, True]
+
+
+def test_evaluating_before_fine_tuning_leaves_training_unchanged(trained, tmp_path):
+    """task.evaluate_before scores the untrained model first; it must not draw from the training RNG
+    streams (dropout, data order), so the trained weights are bit-identical with and without it."""
+    out, without = trained
+    with_before = run_train(tmp_path, "task.evaluate_before=true")
+    assert "f1_before" in with_before
+    a = SplinterForQuestionAnswering.from_pretrained(out / "model").state_dict()
+    b = SplinterForQuestionAnswering.from_pretrained(tmp_path / "model").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (with_before["exact_match"], with_before["f1"]) == (without["exact_match"], without["f1"])

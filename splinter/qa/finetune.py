@@ -15,6 +15,7 @@ from splinter.files import write_json
 from splinter.qa.module import EVALUATION_RESULT
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
+from splinter.run.resume import rng_untouched
 from splinter.run.trainer import build_trainer, run_callbacks
 from splinter.tokenizer import check_fits_model, load_tokenizer
 
@@ -82,7 +83,8 @@ def run(cfg: DictConfig) -> dict:
         trainer = build_trainer(cfg, max_steps=max_steps, callbacks=callbacks, logger=logger)
         datamodule.process_batch_size(trainer.world_size)  # the global batch must split evenly
         if cfg.task.evaluate_before:
-            _, scores = evaluate(trainer, module, datamodule)
+            with rng_untouched():  # the trained weights are those of a run without it (issue 26)
+                _, scores = evaluate(trainer, module, datamodule)
             before = {"f1_before": scores["f1"], "exact_match_before": scores["exact_match"]}
         train_started = time.perf_counter()
         trainer.fit(module, datamodule=datamodule, ckpt_path=run.ckpt_path)
