@@ -14,6 +14,9 @@ import sys
 import warnings
 from pathlib import Path
 
+from omegaconf import OmegaConf
+from omegaconf.errors import InterpolationResolutionError
+
 from splinter.errors import SplinterError
 from splinter.sweeps import clear_failure, record_failure
 
@@ -37,14 +40,21 @@ def friendly_errors(main):
         if output_dir is not None:
             clear_failure(output_dir)
         try:
-            return main(cfg, *args, **kwargs)
+            try:
+                return main(cfg, *args, **kwargs)
+            except InterpolationResolutionError as error:  # a `${...}` read before check_config saw it
+                from splinter.config_checks import interpolation_error
+
+                raise interpolation_error(error) from None
         except SplinterError as error:
             from splinter.run.output_dir import RunDirectoryError
 
             _to_log_files(f"error: {error}")
             if output_dir is not None:
                 # a directory that belongs to another run gets no error.json of this one
-                record_failure(output_dir, error, list(hydra.overrides.task),
+                # unresolved: an override may itself hold the `${...}` that failed
+                overrides = OmegaConf.to_container(hydra.overrides.task, resolve=False)
+                record_failure(output_dir, error, overrides,
                                write_file=not isinstance(error, RunDirectoryError))
             if hydra is not None and str(hydra.mode) == "RunMode.MULTIRUN":
                 print(f"error: {error}\n(job {output_dir} failed; the sweep goes on)", file=sys.stderr, flush=True)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
+from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from splinter.errors import ConfigError
 from splinter.model.config import HEAD_INITS
@@ -212,6 +212,7 @@ _ABSENT = object()
 def check_config(cfg: DictConfig, rules: dict[str, Rule] | None = None) -> None:
     """Raise ConfigError for the first key of `rules` (default: `RULES` and the task's `TASK_RULES`) whose
     value is not allowed, then for values that do not fit together."""
+    check_interpolations(cfg)
     if rules is None:
         rules = {**RULES, **TASK_RULES.get(OmegaConf.select(cfg, "task.name", default=None), {})}
     for key, rule in rules.items():
@@ -224,6 +225,21 @@ def check_config(cfg: DictConfig, rules: dict[str, Rule] | None = None) -> None:
         if not rule.accepts(value):
             raise ConfigError(key, f"got {_show(value)}, allowed: {rule.allowed}")
     _check_windows(cfg)
+
+
+def check_interpolations(cfg: DictConfig) -> None:
+    """Every `${...}` of the config resolves (a `???` is left to check_required), else one line naming the
+    key that holds it and what it refers to, before anything is written."""
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except InterpolationResolutionError as error:
+        raise interpolation_error(error) from None
+
+
+def interpolation_error(error: InterpolationResolutionError) -> ConfigError:
+    """OmegaConf's multi-line report (message, full_key, object_type) as one line naming the key."""
+    message = str(getattr(error, "msg", "") or error).strip().splitlines()[0]
+    return ConfigError(str(error.full_key or "?"), f"cannot be resolved: {message}")
 
 
 def _check_windows(cfg: DictConfig) -> None:
