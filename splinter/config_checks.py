@@ -253,6 +253,17 @@ def _check_windows(cfg: DictConfig) -> None:
         check_window_lengths(**lengths, key_prefix="data.")
 
 
+def command_line_keys() -> set[str]:
+    """The keys this Hydra run's command line set (`key=value`, `+key=value`, `~key`); empty outside a
+    Hydra run. What the user asked for explicitly, as opposed to a default or an experiment's value."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return set()
+    overrides = OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)
+    return {re.split(r"[=@]", item.lstrip("+~"), maxsplit=1)[0] for item in overrides}
+
+
 def check_required(cfg: DictConfig, group: str) -> None:
     """A `???` key of `group` the user did not fill in: one line naming it."""
     node = cfg.get(group)
