@@ -18,12 +18,15 @@ from omegaconf import OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
 from splinter.errors import SplinterError
+from splinter.run.names import register_resolvers
 from splinter.sweeps import clear_failure, record_failure
 
 log = logging.getLogger("splinter")
 
 # A deprecation inside Lightning that says nothing about the run. Warnings about what the trainer did
 # (e.g. which checkpoint it loaded) are never filtered.
+register_resolvers()  # before Hydra resolves the sweep's job directory names (conf/train.yaml)
+
 _NOISE = (r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",)
 
 
