@@ -64,8 +64,10 @@ def _model_name(cfg: DictConfig, checkpoint: str) -> str:
     return str(name) if name else checkpoint
 
 
-def load_module_from_ckpt(saved: TrainingCheckpoint, decoding: dict) -> tuple[QAModule, Tokenizer | None]:
-    """A QAModule and its tokenizer from a Lightning .ckpt written by train.py (weights_only=True)."""
+def load_module_from_ckpt(checkpoint: Path | TrainingCheckpoint, decoding: dict) -> tuple[QAModule, Tokenizer | None]:
+    """A QAModule and its tokenizer from a Lightning .ckpt written by train.py (weights_only=True), or
+    from the `TrainingCheckpoint` already read from one."""
+    saved = checkpoint if isinstance(checkpoint, TrainingCheckpoint) else read_training_checkpoint(checkpoint)
     module = QAModule(**saved.model_arguments, **decoding)
     saved.load_weights(module.model)
     return module, saved.tokenizer
@@ -77,7 +79,7 @@ def build_eval_module(cfg: DictConfig, checkpoint: str,
     `checkpoint` names, already read)."""
     decoding = dict(cfg.task.module)
     if checkpoint.endswith(".ckpt"):
-        return load_module_from_ckpt(saved or read_training_checkpoint(checkpoint), decoding)
+        return load_module_from_ckpt(saved or Path(checkpoint), decoding)
     return QAModule(checkpoint=checkpoint, head_type=cfg.model.head_type,
                     backend=cfg.model.get("backend", "native"), **decoding), None
 

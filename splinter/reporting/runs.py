@@ -42,6 +42,7 @@ IGNORED_KEYS = (
     "trainer.enable_model_summary",
     "trainer.log_every_n_steps",
     "task.checkpoint_every_n_steps",
+    "task.run_name",  # the experiment logger's name for the run, made of settings compared on their own
 )
 
 # The config keys that place a run in the table: row model, column dataset and shots, and the split seed
