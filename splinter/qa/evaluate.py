@@ -133,7 +133,6 @@ def run(cfg: DictConfig, explicit: set[str] | None = None) -> dict:
     run = Run.start(cfg, resumable=False, check=_check)
     if cfg.predictions:
         module, tokenizer = None, cfg.model.tokenizer  # a name only: scoring never tokenises
-        source = {"predictions": str(cfg.predictions), "predictions_sha256": file_sha256(cfg.predictions)}
     else:
         module, tokenizer = build_eval_module(cfg, checkpoint, saved)
         # where the window/decoding settings came from, and those the user changed from the run's
@@ -150,6 +149,7 @@ def run(cfg: DictConfig, explicit: set[str] | None = None) -> dict:
         predictions = _read_predictions(Path(cfg.predictions))
         coverage = _coverage(Path(cfg.predictions), predictions, references, datamodule.eval_path)
         metrics = {**squad_scores(predictions, references), "num_questions": len(references), **coverage}
+        source = {"predictions": str(cfg.predictions), "predictions_sha256": file_sha256(cfg.predictions)}
     else:
         trainer = instantiate_node(cfg.trainer, logger=False, callbacks=[], max_steps=-1)
         predictions, metrics = evaluate(trainer, module, datamodule)
