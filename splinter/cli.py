@@ -16,13 +16,19 @@ import sys
 import warnings
 from pathlib import Path
 
+from omegaconf import OmegaConf
+from omegaconf.errors import InterpolationResolutionError
+
 from splinter.errors import SplinterError
+from splinter.run.names import register_resolvers
 from splinter.sweeps import clear_failure, record_failure, record_skipped
 
 log = logging.getLogger("splinter")
 
 # A deprecation inside Lightning that says nothing about the run. Warnings about what the trainer did
 # (e.g. which checkpoint it loaded) are never filtered.
+register_resolvers()  # before Hydra resolves the sweep's job directory names (conf/train.yaml)
+
 _NOISE = (r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",)
 
 
@@ -40,7 +46,12 @@ def friendly_errors(main):
         if output_dir is not None:
             clear_failure(output_dir)
         try:
-            return main(cfg, *args, **kwargs)
+            try:
+                return main(cfg, *args, **kwargs)
+            except InterpolationResolutionError as error:  # a `${...}` read before check_config saw it
+                from splinter.config_checks import interpolation_error
+
+                raise interpolation_error(error) from None
         except SplinterError as error:
             from splinter.run.output_dir import FinishedJob, RunDirectoryError, discard_if_unused
 
@@ -56,7 +67,9 @@ def friendly_errors(main):
                 output_dir, f"{hydra.job.name}.log")
             if output_dir is not None and not discarded:
                 # a directory that belongs to another run gets no error.json of this one
-                record_failure(output_dir, error, list(hydra.overrides.task),
+                # unresolved: an override may itself hold the `${...}` that failed
+                overrides = OmegaConf.to_container(hydra.overrides.task, resolve=False)
+                record_failure(output_dir, error, overrides,
                                write_file=not isinstance(error, RunDirectoryError))
             if multirun:
                 print(f"error: {error}\n(job {output_dir} failed; the sweep goes on)", file=sys.stderr, flush=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
+from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from splinter.errors import ConfigError
 from splinter.model.config import HEAD_INITS
@@ -224,6 +224,7 @@ _ABSENT = object()
 def check_config(cfg: DictConfig, rules: dict[str, Rule] | None = None) -> None:
     """Raise ConfigError for the first key of `rules` (default: `RULES` and the task's `TASK_RULES`) whose
     value is not allowed, then for values that do not fit together."""
+    check_interpolations(cfg)
     if rules is None:
         rules = {**RULES, **TASK_RULES.get(OmegaConf.select(cfg, "task.name", default=None), {})}
     _check_finite(cfg)
@@ -258,6 +259,21 @@ def _find_non_finite(node, prefix: str) -> None:
         _find_non_finite(value, key)
 
 
+def check_interpolations(cfg: DictConfig) -> None:
+    """Every `${...}` of the config resolves (a `???` is left to check_required), else one line naming the
+    key that holds it and what it refers to, before anything is written."""
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except InterpolationResolutionError as error:
+        raise interpolation_error(error) from None
+
+
+def interpolation_error(error: InterpolationResolutionError) -> ConfigError:
+    """OmegaConf's multi-line report (message, full_key, object_type) as one line naming the key."""
+    message = str(getattr(error, "msg", "") or error).strip().splitlines()[0]
+    return ConfigError(str(error.full_key or "?"), f"cannot be resolved: {message}")
+
+
 def _check_windows(cfg: DictConfig) -> None:
     """The window lengths together (each alone passed `RULES`): a question part that leaves no room
     for context is named here, before the run writes anything, not when the data is read."""
@@ -280,6 +296,17 @@ def _check_warmup(cfg: DictConfig) -> None:
         from splinter.optim import check_warmup  # imports torch: only when needed
 
         check_warmup(warmup, total)
+
+
+def command_line_keys() -> set[str]:
+    """The keys this Hydra run's command line set (`key=value`, `+key=value`, `~key`); empty outside a
+    Hydra run. What the user asked for explicitly, as opposed to a default or an experiment's value."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return set()
+    overrides = OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)
+    return {re.split(r"[=@]", item.lstrip("+~"), maxsplit=1)[0] for item in overrides}
 
 
 def check_required(cfg: DictConfig, group: str) -> None:

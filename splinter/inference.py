@@ -38,7 +38,7 @@ from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.windows import WindowSettings, windows_from_columns
 from splinter.errors import CheckpointError, ConfigError, SplinterError
 from splinter.model.qa import SplinterForQuestionAnswering
-from splinter.qa.checkpoint import read_training_checkpoint
+from splinter.qa.checkpoint import TrainingCheckpoint, read_training_checkpoint
 from splinter.spans import SpanCandidates, best_predictions, top_spans
 from splinter.tokenizer import check_fits_model, load_tokenizer
 
@@ -169,7 +169,7 @@ class QuestionAnswerer:
             model, saved_tokenizer, saved, source = _load_lightning_checkpoint(Path(name))
         else:
             model = SplinterForQuestionAnswering.from_pretrained(name)
-            saved_tokenizer, (saved, source) = None, _run_config_settings(Path(name))
+            saved_tokenizer, (saved, source) = None, run_config_settings(Path(name))
         if isinstance(tokenizer, Tokenizer):
             saved_tokenizer = tokenizer
         elif tokenizer is not None or saved_tokenizer is None:
@@ -449,29 +449,44 @@ def _dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype
 
 
 def _load_lightning_checkpoint(path: Path):
-    """Model, tokenizer (or None) and saved settings from a train.py `.ckpt` (evaluate.py's reader)."""
+    """Model, tokenizer (or None) and saved settings from a train.py `.ckpt`."""
     saved = read_training_checkpoint(path)
+    return (saved.build_model(), saved.tokenizer, *checkpoint_settings(saved))
+
+
+def checkpoint_settings(saved: TrainingCheckpoint) -> tuple[dict, str]:
+    """The window and decoding settings a train.py `.ckpt`'s run evaluated with, and where they came
+    from (the hyper-parameters it carries; "defaults" when it carries none). evaluate.py uses these too."""
     settings = {**saved.data_hyper_parameters, **saved.hyper_parameters}
-    return (saved.build_model(), saved.tokenizer, _settings_from(settings),
-            f"{path} (hyper-parameters)" if settings else "defaults")
+    return _settings_from(settings), f"{saved.path} (hyper-parameters)" if settings else "defaults"
 
 
-def _run_config_settings(model_dir: Path) -> tuple[dict, str]:
-    """Settings from the `config.yaml` train.py wrote into the run directory that holds `model_dir`."""
-    run_config = model_dir / ".." / "config.yaml"
-    if not model_dir.is_dir() or not run_config.is_file():
-        return {}, "defaults"
+def run_config(model: Path) -> tuple[dict | None, Path]:
+    """The `config.yaml` train.py wrote into the run directory holding `model` (its `model/` directory or
+    a `checkpoints/*.ckpt`), unresolved, and its path; None when there is none."""
+    run_dir = model.parent.parent if model.suffix == ".ckpt" else model / ".."
+    path = run_dir / "config.yaml"
+    if not (model.is_dir() or model.is_file()) or not path.is_file():
+        return None, path
     from omegaconf import OmegaConf
 
     try:
-        cfg = OmegaConf.to_container(OmegaConf.load(run_config), resolve=False)
+        cfg = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     except Exception as error:  # noqa: BLE001 - a broken file is reported, not guessed around
-        raise CheckpointError(f"{run_config.resolve()}: cannot read the run's settings ({error})") from None
-    data = cfg.get("data") if isinstance(cfg, dict) else None
+        raise CheckpointError(f"{path.resolve()}: cannot read the run's settings ({error})") from None
+    return (cfg if isinstance(cfg, dict) else None), path
+
+
+def run_config_settings(model_dir: Path) -> tuple[dict, str]:
+    """Settings from the `config.yaml` train.py wrote into the run directory that holds `model_dir`."""
+    if not model_dir.is_dir():
+        return {}, "defaults"
+    cfg, path = run_config(model_dir)
+    data = cfg.get("data") if cfg is not None else None
     if not isinstance(data, dict) or not str(data.get("_target_", "")).endswith("QADataModule"):
         return {}, "defaults"  # not a fine-tuning run (e.g. pretraining): its windows are not QA windows
     module = ((cfg.get("task") or {}).get("module") or {}) if isinstance(cfg.get("task"), dict) else {}
-    return _settings_from({**data, **module}), str(run_config.resolve())
+    return _settings_from({**data, **module}), str(path.resolve())
 
 
 def _settings_from(saved: Mapping[str, Any]) -> dict:

@@ -88,8 +88,10 @@ def compose(name: str, *overrides: str):
     from hydra import compose, initialize_config_dir
     from run_helpers import REPO
 
+    # output_dir: outside a Hydra run `${hydra:runtime.output_dir}` cannot resolve, and the checks
+    # resolve every interpolation
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose(name, overrides=list(overrides))
+        return compose(name, overrides=["output_dir=unused", *overrides])
 
 
 @pytest.mark.parametrize("trainer", ["cpu", "gpu", "ddp"])
@@ -252,3 +254,30 @@ def test_windows_longer_than_the_models_positions_are_refused_at_the_start(tmp_p
     assert str(error.value) == message
     with pytest.raises(ConfigError, match=r"^config key 'max_seq_length': got 384, but the model has only 100 "):
         QuestionAnswerer(model, load_tokenizer("minilm"))
+
+
+def test_the_default_logger_names_a_pretraining_run():
+    # the wandb logger's name interpolated data.dataset, which a pretraining corpus has not (issue 26)
+    from omegaconf import OmegaConf
+
+    cfg = compose("train", "task=pretrain", "data=text", "data.files=[x.txt]", "model=tiny")
+    assert OmegaConf.to_container(cfg, resolve=True)["logger"]["name"] == "tiny-pretrain-rss-s42"
+    assert compose("train", "model=tiny", "data.shots=32").logger.name == "tiny-squad-32-s42"
+
+
+def test_a_broken_interpolation_is_one_line_naming_its_key(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        run_train(tmp_path, "logger=csv", "logger.name=${data.nothing}")
+    assert str(error.value) == ("config key 'logger.name': cannot be resolved: "
+                                "Interpolation key 'data.nothing' not found")
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_a_broken_interpolation_read_before_the_checks_is_one_line_on_the_command_line(tmp_path):
+    from run_helpers import run_cli
+
+    done = run_cli("train.py", "task.run=${task.nothing}", f"hydra.run.dir={tmp_path}/run")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == ("error: config key 'task.run': cannot be resolved: "
+                                                    "Interpolation key 'task.nothing' not found")
+    assert "Traceback" not in done.stderr

@@ -175,3 +175,15 @@ def test_a_diverging_run_stops_with_one_line_and_no_results(tmp_path):
     assert 1 <= int(re.search(r"step (\d+)", last)[1]) < 20
     assert not (tmp_path / "results.json").exists() and not (tmp_path / "predictions.json").exists()
     assert not (tmp_path / "checkpoints" / "interrupted.ckpt").exists()
+
+
+def test_evaluating_before_fine_tuning_leaves_training_unchanged(trained, tmp_path):
+    """task.evaluate_before scores the untrained model first; it must not draw from the training RNG
+    streams (dropout, data order), so the trained weights are bit-identical with and without it."""
+    out, without = trained
+    with_before = run_train(tmp_path, "task.evaluate_before=true")
+    assert "f1_before" in with_before
+    a = SplinterForQuestionAnswering.from_pretrained(out / "model").state_dict()
+    b = SplinterForQuestionAnswering.from_pretrained(tmp_path / "model").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (with_before["exact_match"], with_before["f1"]) == (without["exact_match"], without["f1"])

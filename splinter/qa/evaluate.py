@@ -9,12 +9,13 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from tokenizers import Tokenizer
 
-from splinter.config_checks import check_required
+from splinter.config_checks import check_required, command_line_keys
 from splinter.data.readers import file_sha256
 from splinter.errors import DataError
 from splinter.files import write_json
+from splinter.inference import checkpoint_settings, run_config, run_config_settings
 from splinter.metrics import squad_scores
-from splinter.qa.checkpoint import read_training_checkpoint
+from splinter.qa.checkpoint import TrainingCheckpoint, read_training_checkpoint
 from splinter.qa.finetune import evaluate
 from splinter.qa.module import QAModule
 from splinter.run.instantiate import instantiate_node
@@ -25,19 +26,61 @@ from splinter.tokenizer import check_fits_model, load_tokenizer
 log = logging.getLogger("splinter")
 
 
-def load_module_from_ckpt(path: Path, decoding: dict) -> tuple[QAModule, Tokenizer | None]:
-    """A QAModule and its tokenizer from a Lightning .ckpt written by train.py (weights_only=True)."""
-    saved = read_training_checkpoint(path)
+# Where each of a run's saved settings (splinter.inference's names) lives in evaluate.py's config. The
+# batch size is left out: it changes the speed, not the scores.
+_SETTING_KEYS = {**{key: f"data.{key}" for key in ("max_seq_length", "doc_stride", "max_query_length",
+                                                   "zero_token_type_ids", "hide_sep", "pad_to_multiple_of")},
+                 **{key: f"decoding.{key}" for key in ("max_answer_length", "n_best", "use_max_context")}}
+
+
+def use_run_settings(cfg: DictConfig, settings: dict, source: str, explicit: set[str]) -> list[str]:
+    """Evaluate a training run's model with the window and decoding settings that run evaluated with
+    (`settings`, read as QuestionAnswerer reads them), so that evaluate.py reproduces the run's scores;
+    a key the user set on the command line (`explicit`) keeps the user's value, and the keys whose value
+    differs from the run's are returned and logged in one line."""
+    differ = []
+    for name, value in settings.items():
+        key = _SETTING_KEYS.get(name)
+        if key is None:
+            continue
+        given = [k for k in (key, key.replace("decoding.", "task.module.")) if k in explicit]
+        if given:
+            current = OmegaConf.select(cfg, given[0])
+            if current != value:
+                differ.append(f"{given[0]}={current} (the run: {value})")
+        else:
+            OmegaConf.update(cfg, key, value)
+    if differ:
+        log.warning("evaluating with settings the training run did not use (%s): %s", source, ", ".join(differ))
+    return differ
+
+
+def _model_name(cfg: DictConfig, checkpoint: str) -> str:
+    """The evaluated model's name: the model group's when it is that group's checkpoint, else the
+    training run's model name (its config.yaml), else the checkpoint as given."""
+    if not cfg.checkpoint:
+        return cfg.model.name
+    saved, _ = run_config(Path(checkpoint))
+    name = ((saved or {}).get("model") or {}).get("name")
+    return str(name) if name else checkpoint
+
+
+def load_module_from_ckpt(checkpoint: Path | TrainingCheckpoint, decoding: dict) -> tuple[QAModule, Tokenizer | None]:
+    """A QAModule and its tokenizer from a Lightning .ckpt written by train.py (weights_only=True), or
+    from the `TrainingCheckpoint` already read from one."""
+    saved = checkpoint if isinstance(checkpoint, TrainingCheckpoint) else read_training_checkpoint(checkpoint)
     module = QAModule(**saved.model_arguments, **decoding)
     saved.load_weights(module.model)
     return module, saved.tokenizer
 
 
-def build_eval_module(cfg: DictConfig, checkpoint: str) -> tuple[QAModule, Tokenizer | None]:
-    """The model to evaluate and, when the checkpoint carries one, its tokenizer."""
+def build_eval_module(cfg: DictConfig, checkpoint: str,
+                      saved: TrainingCheckpoint | None = None) -> tuple[QAModule, Tokenizer | None]:
+    """The model to evaluate and, when the checkpoint carries one, its tokenizer (`saved`: the .ckpt
+    `checkpoint` names, already read)."""
     decoding = dict(cfg.task.module)
     if checkpoint.endswith(".ckpt"):
-        return load_module_from_ckpt(Path(checkpoint), decoding)
+        return load_module_from_ckpt(saved or Path(checkpoint), decoding)
     return QAModule(checkpoint=checkpoint, head_type=cfg.model.head_type,
                     backend=cfg.model.get("backend", "native"), **decoding), None
 
@@ -78,13 +121,24 @@ def _check(cfg: DictConfig) -> None:
     check_required(cfg, "data")
 
 
-def run(cfg: DictConfig) -> dict:
-    run = Run.start(cfg, resumable=False, check=_check, writes=() if cfg.predictions else ("predictions.json",))
+def run(cfg: DictConfig, explicit: set[str] | None = None) -> dict:
+    """`explicit`: the keys the user set (default: the command line's); the others take the training
+    run's window and decoding settings when the checkpoint is a run's model."""
     checkpoint = str(cfg.checkpoint or cfg.model.checkpoint)
+    saved = None
+    if not cfg.predictions:
+        saved = read_training_checkpoint(checkpoint) if checkpoint.endswith(".ckpt") else None
+        settings, settings_source = checkpoint_settings(saved) if saved else run_config_settings(Path(checkpoint))
+        differ = use_run_settings(cfg, settings, settings_source,
+                                  command_line_keys() if explicit is None else explicit)
+    run = Run.start(cfg, resumable=False, check=_check, writes=() if cfg.predictions else ("predictions.json",))
     if cfg.predictions:
         module, tokenizer = None, cfg.model.tokenizer  # a name only: scoring never tokenises
     else:
-        module, tokenizer = build_eval_module(cfg, checkpoint)
+        module, tokenizer = build_eval_module(cfg, checkpoint, saved)
+        # where the window/decoding settings came from, and those the user changed from the run's
+        source = {"checkpoint": checkpoint, "settings_from": settings_source,
+                  **({"settings_differ": differ} if differ else {})}
         if tokenizer is None:
             # a save_pretrained directory or hub id carries its tokenizer files; else the model group's
             tokenizer = load_tokenizer(checkpoint if cfg.checkpoint else cfg.model.tokenizer)
@@ -103,10 +157,9 @@ def run(cfg: DictConfig) -> dict:
         trainer = instantiate_node(cfg.trainer, logger=False, callbacks=with_console(cfg, []), max_steps=-1)
         predictions, metrics = evaluate(trainer, module, datamodule)
         write_json(run.output_dir / "predictions.json", predictions, indent=1)
-        source = {"checkpoint": checkpoint}
 
     results = run.finish({
-        "model_name": cfg.model.name,
+        "model_name": _model_name(cfg, checkpoint) if not cfg.predictions else cfg.model.name,
         **source,
         "dataset": cfg.data.dataset,
         "eval_dataset": datamodule.eval_dataset,  # == dataset unless data.eval_set names another

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from splinter.config_checks import check_required
+from splinter.config_checks import check_required, command_line_keys
+from splinter.errors import ConfigError
 from splinter.files import write_json
 from splinter.qa.module import EVALUATION_RESULT
 from splinter.run.console import label_evaluation
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
+from splinter.run.resume import rng_untouched
 from splinter.run.trainer import build_trainer, run_callbacks
 from splinter.tokenizer import check_fits_model, load_tokenizer
 
@@ -76,8 +78,29 @@ def summary_lines(results: dict, output_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def run(cfg: DictConfig) -> dict:
-    run = Run.start(cfg, resumable=True, check=partial(check_required, group="data"), writes=("predictions.json",))
+def check_split_choice(cfg: DictConfig, explicit: set[str]) -> None:
+    """data.shots / data.seed given on the command line (`explicit`) while data.train_file is read whole
+    choose nothing (an experiment such as demo pins a train_file): stop with one line instead of
+    training the same job under another name."""
+    if not cfg.data.get("train_file") or cfg.data.get("sample_from_full"):
+        return
+    given = [key for key in ("data.shots", "data.seed") if key in explicit]
+    if given:
+        verb = "choose" if len(given) > 1 else "chooses"
+        raise ConfigError(given[0], f"{' and '.join(given)} {verb} nothing: data.train_file "
+                          f"({cfg.data.train_file}) is read whole. Set data.train_file=null for the released "
+                          "split, or data.sample_from_full=true to draw data.shots questions from it with data.seed")
+
+
+def _check(cfg: DictConfig, explicit: set[str] | None) -> None:
+    check_required(cfg, "data")
+    check_split_choice(cfg, command_line_keys() if explicit is None else explicit)
+
+
+def run(cfg: DictConfig, explicit: set[str] | None = None) -> dict:
+    """`explicit`: the keys the user set (default: the command line's), for `check_split_choice`."""
+    run = Run.start(cfg, resumable=True, check=partial(_check, explicit=explicit),
+                      writes=("predictions.json",))
     tokenizer = load_tokenizer(cfg.model.tokenizer)
     datamodule = instantiate_node(cfg.data, tokenizer=tokenizer)
     datamodule.setup("fit")
@@ -104,7 +127,8 @@ def run(cfg: DictConfig) -> dict:
         datamodule.process_batch_size(trainer.world_size)  # the global batch must split evenly
         if cfg.task.evaluate_before:
             label_evaluation(trainer, "Evaluating before fine-tuning")
-            _, scores = evaluate(trainer, module, datamodule)
+            with rng_untouched():  # the trained weights are those of a run without it
+                _, scores = evaluate(trainer, module, datamodule)
             before = {"f1_before": scores["f1"], "exact_match_before": scores["exact_match"]}
         predictions, metrics, train_seconds = fit_and_evaluate(trainer, module, datamodule, run.ckpt_path)
 

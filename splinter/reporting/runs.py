@@ -45,6 +45,7 @@ IGNORED_KEYS = (
     "trainer.log_every_n_steps",
     "task.checkpoint_every_n_steps",
     "selection.from_trial",  # where a study's final run read its fold scores (the same scores)
+    "task.run_name",  # the experiment logger's name for the run, made of settings compared on their own
 )
 
 # The config keys that place a run in the table: row model, column dataset and shots, and the split seed

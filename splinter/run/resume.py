@@ -16,6 +16,8 @@ a streamed one (`skipper` finds which of the two a DataLoader has); its masks ar
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -59,6 +61,21 @@ def _rng_restore(state: dict) -> None:
     name, keys, position, has_gauss, cached = state["numpy"]
     np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
     random.setstate(state["python"])
+
+
+@contextmanager
+def rng_untouched() -> Iterator[None]:
+    """Whatever runs inside (an evaluation before fine-tuning: its DataLoader iterator draws a base
+    seed from the global torch RNG) leaves the python, numpy, torch and CUDA random streams as it found
+    them, so training's dropout masks and data order are those of a run that did not run it."""
+    state = _rng_snapshot()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
+        _rng_restore(state)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
 
 
 class ResumeState:
