@@ -159,18 +159,23 @@ def max_context_flags(spans: list[tuple[int, int]]) -> list[np.ndarray]:
     """Per window, 1 for the tokens whose max-context window it is (BERT's `_check_is_max_context`).
 
     A token's score in a window is min(tokens left of it, tokens right of it) + 0.01 × window length;
-    the first window with the best score wins ties, as in BERT (strict `>`), and argmax does the same.
+    the first window with the best score wins ties, as in BERT (strict `>`). One pass over the windows
+    keeps each token's best score so far: memory O(context tokens) and time O(Σ window lengths), where
+    a windows × tokens table would need 12 GB for a 1 MB context. The scores are the same float64
+    expressions as BERT's, so ties resolve identically.
     """
     num_tokens = spans[-1][1]
     if num_tokens == 0:  # empty context: a single window without context tokens
         return [np.zeros(0, dtype=np.int8) for _ in spans]
-    position = np.arange(num_tokens)
-    scores = np.full((len(spans), num_tokens), -np.inf)
+    best_score = np.full(num_tokens, -np.inf)
+    best_window = np.zeros(num_tokens, dtype=np.int64)
     for i, (start, end) in enumerate(spans):
-        inside = position[start:end]
-        scores[i, start:end] = np.minimum(inside - start, end - 1 - inside) + 0.01 * (end - start)
-    best = scores.argmax(axis=0)
-    return [(best[start:end] == i).astype(np.int8) for i, (start, end) in enumerate(spans)]
+        inside = np.arange(end - start)
+        score = np.minimum(inside, end - start - 1 - inside) + 0.01 * (end - start)
+        better = score > best_score[start:end]  # strict: the earlier window keeps a tie
+        best_score[start:end][better] = score[better]
+        best_window[start:end][better] = i
+    return [(best_window[start:end] == i).astype(np.int8) for i, (start, end) in enumerate(spans)]
 
 
 def answer_token_span(offsets: np.ndarray, start_char: int, end_char: int) -> tuple[int, int] | None:
