@@ -248,7 +248,7 @@ class QuestionAnswerer:
         rows = windows_from_columns(
             {"id": ids, "question": [items[i][0] for i in kept], "context": [items[i][1] for i in kept],
              "answer_texts": [[] for _ in kept], "answer_starts": [[] for _ in kept]},
-            self.tokenizer, self.windows, training=False,
+            self.tokenizer, self.windows, training=False, max_context=self.decoding.use_max_context,
         )
         windows = EvaluationSet.from_windows(rows, contexts)  # what evaluation decodes with
         offsets = windows.offsets  # [W, L, 2], -1 outside the context

@@ -69,13 +69,9 @@ class SpanMetric(Metric):
         index, score, start, end = (_cat(getattr(self, name)) for name in _STATES)
         index, first = _first_occurrence(index)
         evaluation = self.evaluation_set
+        offsets, start, end = _span_token_offsets(evaluation.offsets, index, start[first], end[first])
         predictions = best_answers(
-            [evaluation.example_ids[i] for i in index.tolist()],
-            score[first],
-            start[first],
-            end[first],
-            evaluation.offsets[index],
-            evaluation.contexts,
+            [evaluation.example_ids[i] for i in index.tolist()], score[first], start, end, offsets, evaluation.contexts,
         )
         return {
             "predictions": predictions,
@@ -106,6 +102,16 @@ def _first_occurrence(index: Tensor) -> tuple[Tensor, Tensor]:
     position = torch.full((unique.numel(),), -1, dtype=torch.long)
     position.scatter_(0, inverse, torch.arange(index.numel()))
     return unique, position
+
+
+def _span_token_offsets(offsets: Tensor, index: Tensor, start: Tensor, end: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The char offsets of each decoded window's start and end tokens only, as a [N, 2, 2] offsets table
+    whose token 0 is the start and token 1 the end (-1: no span), for `best_answers`: `offsets[index]`
+    would copy every window's whole row (3 KB per window, a second copy of the evaluation set's
+    largest tensor) to read two of its tokens."""
+    index, start, end = index.long(), start.long(), end.long()
+    picked = torch.stack([offsets[index, start.clamp(min=0)], offsets[index, end.clamp(min=0)]], dim=1)
+    return picked, torch.where(start >= 0, 0, -1), torch.where(end >= 0, 1, -1)
 
 
 def _rows(table: Tensor, index: Tensor, length: int) -> Tensor:

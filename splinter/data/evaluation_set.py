@@ -25,7 +25,8 @@ WINDOW_COLUMNS = ("example_id", "offsets", "max_context")
 
 @dataclass
 class EvaluationSet:
-    """``offsets`` [N, L, 2] long (-1 for tokens outside the context and for padding),
+    """``offsets`` [N, L, 2] int32 (-1 for tokens outside the context and for padding; int32 as the windows
+    store them: half the memory of int64, the largest part of evaluation's per-question state),
     ``context_masks`` / ``max_context_masks`` [N, L] bool, ``example_ids`` the question of each window;
     ``contexts`` and ``references`` keyed by question id."""
 
@@ -68,7 +69,7 @@ class EvaluationSet:
 
 
 def _padded(column: pa.ChunkedArray | pa.Array, width: int | None, fill: int) -> Tensor:
-    """A list<...> Arrow column → LongTensor [N, longest(, width)] padded with `fill`
+    """A list<...> Arrow column → int32 tensor [N, longest(, width)] padded with `fill`
     (`width`: the length of fixed inner lists, e.g. 2 for [start, end) offsets)."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     lengths = array.value_lengths().to_numpy(zero_copy_only=False).astype(np.int64)
@@ -77,16 +78,16 @@ def _padded(column: pa.ChunkedArray | pa.Array, width: int | None, fill: int) ->
     if width is not None:
         flat = flat.flatten()
     shape = (len(lengths), longest) + (() if width is None else (width,))
-    out = np.full(shape, fill, dtype=np.int64)
-    values = flat.to_numpy(zero_copy_only=False).astype(np.int64)
+    out = np.full(shape, fill, dtype=np.int32)
+    values = flat.to_numpy(zero_copy_only=False)  # int32 or int8: assigned without a widened copy
     out[np.arange(longest)[None, :] < lengths[:, None]] = values.reshape((-1,) + shape[2:])
     return torch.from_numpy(out)
 
 
 def _stacked(rows: list[np.ndarray], fill: int) -> Tensor:
-    """Per-window arrays [len(, width)] → LongTensor [N, longest(, width)] padded with `fill`."""
+    """Per-window arrays [len(, width)] → int32 tensor [N, longest(, width)] padded with `fill`."""
     longest = max((len(r) for r in rows), default=0)
-    out = np.full((len(rows), longest) + (rows[0].shape[1:] if rows else ()), fill, dtype=np.int64)
+    out = np.full((len(rows), longest) + (rows[0].shape[1:] if rows else ()), fill, dtype=np.int32)
     for i, row in enumerate(rows):
         out[i, : len(row)] = row
     return torch.from_numpy(out)

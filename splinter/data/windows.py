@@ -128,11 +128,12 @@ def build_windows(
 
 
 def windows_from_columns(columns: dict[str, list], tokenizer: Tokenizer, settings: WindowSettings,
-                         training: bool) -> dict[str, list]:
+                         training: bool, max_context: bool = True) -> dict[str, list]:
     """`build_windows` for in-memory columns (lists keyed by `EXAMPLE_COLUMNS`): the same rows, with no
-    Dataset and no `map` (whose fingerprinting costs ~20 ms a call: most of answering one question)."""
+    Dataset and no `map` (whose fingerprinting costs ~20 ms a call: most of answering one question).
+    `max_context=False` (a decoder without the max-context rule) leaves the flags 0 uncomputed."""
     _check_tokenizer(tokenizer)
-    return _windows_batch(columns, tokenizer, settings, training, LAYOUT_VERSION)
+    return _windows_batch(columns, tokenizer, settings, training, LAYOUT_VERSION, max_context)
 
 
 def _check_tokenizer(tokenizer: Tokenizer) -> None:
@@ -208,7 +209,7 @@ def context_offsets(encoding: Encoding, text: str) -> np.ndarray:
 
 
 def _windows_batch(batch: dict[str, list], tokenizer: Tokenizer, settings: WindowSettings, training: bool,
-                   version: int) -> dict[str, list]:
+                   version: int, max_context: bool = True) -> dict[str, list]:
     del version  # only there to change the cache fingerprint
     special = special_token_ids(tokenizer)
     questions = tokenizer.encode_batch(batch["question"], add_special_tokens=False)
@@ -230,7 +231,7 @@ def _windows_batch(batch: dict[str, list], tokenizer: Tokenizer, settings: Windo
             unlabelled += _append_labels(out, batch, i, context, spans, len(prefix))
         else:
             _append_eval_columns(out, batch["id"][i], context_offsets(context, batch["context"][i]),
-                                 spans, len(prefix))
+                                 spans, len(prefix), max_context)
     if unlabelled:
         logger.warning("%d training question(s) have an answer covered by no token (e.g. only control "
                        "characters); their windows are labelled 0/0", unlabelled)
@@ -287,9 +288,10 @@ def _append_labels(out: dict[str, list], batch: dict[str, list], i: int, context
 
 
 def _append_eval_columns(out: dict[str, list], example_id: str, offsets: np.ndarray,
-                         spans: list[tuple[int, int]], context_start: int) -> None:
+                         spans: list[tuple[int, int]], context_start: int, max_context: bool = True) -> None:
     offsets = offsets.astype(np.int32)
-    for (start, end), flags in zip(spans, max_context_flags(spans), strict=True):
+    all_flags = max_context_flags(spans) if max_context else [0] * len(spans)
+    for (start, end), flags in zip(spans, all_flags, strict=True):
         length = context_start + (end - start) + 1
         window_offsets = np.full((length, 2), NO_OFFSET, dtype=np.int32)
         window_offsets[context_start:context_start + end - start] = offsets[start:end]
