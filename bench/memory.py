@@ -16,7 +16,9 @@ MiniLM's 30,522-token vocabulary and tokenizer), saved once with `save_pretraine
   mean), in a JSONL file;
 * ``--eval-questions``: evaluation's decoding state without a model: the windows Dataset
   (`build_windows`), `EvaluationSet.from_windows`, `SpanMetric.update` on random logits for every
-  window (batches of 32) and `SpanMetric.compute` (answers + EM/F1), on that many such questions.
+  window (batches of 32) and `SpanMetric.compute` (answers + EM/F1), on that many questions (5 per
+  context; 1 context in 50 of 3 KB, so that windows pad to 384 tokens as in SQuAD dev), read from a
+  saved Dataset so that the windows are file-backed, as in evaluation.
 
 Writes a JSON report (default bench/results/memory-<time>.json).
 """
@@ -70,11 +72,11 @@ def random_text(n_bytes: int, seed: int) -> str:
 
 
 def make_model(directory: Path) -> None:
+    import torch
+
     from splinter.model.config import SplinterConfig
     from splinter.model.qa import SplinterForQuestionAnswering
     from splinter.tokenizer import load_tokenizer
-
-    import torch
 
     torch.manual_seed(0)
     config = SplinterConfig(vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -109,7 +111,7 @@ def predict_worker(params: dict) -> dict:
 
 def eval_worker(params: dict) -> dict:
     import torch
-    from datasets import Dataset
+    from datasets import Dataset, load_from_disk
 
     from splinter.data.evaluation_set import EvaluationSet
     from splinter.data.windows import WindowSettings, build_windows
@@ -119,15 +121,20 @@ def eval_worker(params: dict) -> dict:
     torch.set_num_threads(params["threads"])
     tokenizer = load_tokenizer("minilm")
     n = params["questions"]
-    contexts = [random_text(700, seed=i) for i in range(n // 5 + 1)]  # 5 questions per context, as SQuAD
+    # 5 questions per context, as SQuAD; 1 context in 50 of 3,000 bytes (several windows of 384 tokens),
+    # so that windows are padded to 384 as in SQuAD dev, whose longest contexts span several windows
+    contexts = [random_text(3000 if i % 50 == 0 else 700, seed=i) for i in range(n // 5 + 1)]
     ids = [f"q{i}" for i in range(n)]
     context_of = {qid: contexts[i // 5] for i, qid in enumerate(ids)}
-    examples = Dataset.from_dict({
+    # file-backed, as evaluation's examples are: the windows then go to a cache file, as there
+    Dataset.from_dict({
         "id": ids, "question": [f"What {WORDS[i % len(WORDS)]} is it?" for i in range(n)],
         "context": [context_of[q] for q in ids], "answer_texts": [[context_of[q][:9]] for q in ids],
         "answer_starts": [[0] for _ in ids],
-    })
+    }).save_to_disk(params["data"])
+    examples = load_from_disk(params["data"])
     references = {q: [context_of[q][:9]] for q in ids}
+    del contexts, ids
     before = current_rss_mib()
     started = time.perf_counter()
     windows = build_windows(examples, tokenizer, WindowSettings(), training=False)
@@ -135,14 +142,15 @@ def eval_worker(params: dict) -> dict:
     del context_of, references
     metric = SpanMetric(evaluation)
     generator = torch.Generator().manual_seed(0)
-    length = 384
+    length = evaluation.offsets.shape[1]
     for begin in range(0, len(evaluation), 32):
         index = torch.arange(begin, min(begin + 32, len(evaluation)))
         metric.update(index, torch.randn(len(index), length, generator=generator),
                       torch.randn(len(index), length, generator=generator))
     result = metric.compute()
     return {"answered": result["num_questions"], "windows": result["num_windows"], "peak_rss_mib": peak_rss_mib(),
-            "rss_before_mib": before, "seconds": time.perf_counter() - started}
+            "rss_before_mib": before, "seconds": time.perf_counter() - started, "f1": result["f1"],
+            "longest_window": length}
 
 
 def run_point(params: dict, env: dict) -> dict:
@@ -199,8 +207,8 @@ def main() -> None:
             write_questions(tmp / "questions.jsonl", n, 700)
             show(f"predict, {n} questions", run_point({**base, "input": str(tmp / "questions.jsonl")}, env))
         for n in _ints(args.eval_questions):
-            show(f"eval decoding, {n} questions", run_point({"kind": "eval", "questions": n,
-                                                             "threads": args.threads}, env))
+            show(f"eval decoding, {n} questions", run_point({"kind": "eval", "questions": n, "threads": args.threads,
+                                                             "data": str(tmp / f"examples-{n}")}, env))
     out = Path(args.out) if args.out else HERE / "results" / f"memory-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     report = {"threads": args.threads, "load_average": os.getloadavg(), "rows": rows}

@@ -14,7 +14,7 @@ from splinter.data.questions import read_questions
 from splinter.data.readers import read_examples
 from splinter.data.windows import WindowSettings
 from splinter.errors import ConfigError, DataError
-from splinter.inference import InputError, QuestionAnswerer
+from splinter.inference import DecodingSettings, InputError, QuestionAnswerer
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
 from splinter.tokenizer import load_tokenizer
@@ -243,3 +243,29 @@ def test_question_files_take_integer_ids_as_the_training_readers_do(tmp_path):
     with pytest.raises(DataError, match=r"bool.jsonl:1: qas\[0\]: field 'id' should be a non-empty string or an "
                                         r"integer, got True"):
         read_questions(tmp_path / "bool.jsonl")
+
+
+def test_long_context_answers_under_the_max_context_rule_are_those_of_the_windows_by_tokens_table(monkeypatch):
+    import numpy as np
+
+    from splinter.data import windows as windows_module
+
+    def table_flags(spans):  # the windows × tokens table max_context_flags built before issue 27
+        position = np.arange(spans[-1][1])
+        scores = np.full((len(spans), spans[-1][1]), -np.inf)
+        for i, (start, end) in enumerate(spans):
+            inside = position[start:end]
+            scores[i, start:end] = np.minimum(inside - start, end - 1 - inside) + 0.01 * (end - start)
+        best = scores.argmax(axis=0)
+        return [(best[start:end] == i).astype(np.int8) for i, (start, end) in enumerate(spans)]
+
+    torch.manual_seed(0)
+    model = perturbed(SplinterForQuestionAnswering(SplinterConfig(**{**TINY, "vocab_size": 30522,
+                                                                     "max_position_embeddings": 512})))
+    qa = QuestionAnswerer(model, load_tokenizer("minilm"), windows=WindowSettings(max_seq_length=96, doc_stride=24),
+                          decoding=DecodingSettings(use_max_context=True), device="cpu")
+    context = " ".join([HAMLET] * 120)  # ~10 KB: ~150 overlapping windows
+    questions = ["Who wrote Hamlet?", "When was it written?", "What is Hamlet?"]
+    now = qa(question=questions, context=context, top_k=5, probability=True)
+    monkeypatch.setattr(windows_module, "max_context_flags", table_flags)
+    assert qa(question=questions, context=context, top_k=5, probability=True) == now
