@@ -37,6 +37,7 @@ from splinter.data.batches import Collator
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.windows import WindowSettings, windows_from_columns
 from splinter.errors import CheckpointError, ConfigError, SplinterError
+from splinter.memory import release_freed_memory
 from splinter.model.qa import SplinterForQuestionAnswering
 from splinter.qa.checkpoint import read_training_checkpoint
 from splinter.spans import SpanCandidates, best_predictions, top_spans
@@ -229,6 +230,10 @@ class QuestionAnswerer:
             if len(chunk) == self.chunk_size:
                 yield from self._answer_chunk(chunk, top_k, probability)
                 chunk = []
+                # The chunk's windows and activations are freed, but glibc keeps freed heap pages
+                # below long-lived small blocks: without this, predict.py's peak RSS crept up with
+                # the number of questions (bench/README.md, "Memory against context length").
+                release_freed_memory()
         if chunk:
             yield from self._answer_chunk(chunk, top_k, probability)
 
