@@ -269,3 +269,16 @@ def test_long_context_answers_under_the_max_context_rule_are_those_of_the_window
     now = qa(question=questions, context=context, top_k=5, probability=True)
     monkeypatch.setattr(windows_module, "max_context_flags", table_flags)
     assert qa(question=questions, context=context, top_k=5, probability=True) == now
+
+
+def test_a_stream_is_cut_into_chunks_by_context_characters_too(tiny_answerer, monkeypatch):
+    from splinter import inference
+
+    items = [(f"Who wrote part {i}?", " ".join([HAMLET] * (1 + i))) for i in range(6)]
+    whole = list(tiny_answerer.answer_stream(items))
+    sizes = []
+    answer_chunk = tiny_answerer._answer_chunk
+    monkeypatch.setattr(tiny_answerer, "_answer_chunk", lambda chunk, *a: sizes.append(len(chunk)) or answer_chunk(chunk, *a))
+    monkeypatch.setattr(inference, "CHUNK_CHARS", 3 * len(HAMLET))  # long contexts end a chunk early
+    assert list(tiny_answerer.answer_stream(items)) == whole
+    assert sizes == [2, 1, 1, 1, 1]
