@@ -142,15 +142,14 @@ def eval_worker(params: dict) -> dict:
     del context_of, references
     metric = SpanMetric(evaluation)
     generator = torch.Generator().manual_seed(0)
-    length = evaluation.offsets.shape[1]
+    length = WindowSettings().max_seq_length  # the longest window here (3 KB contexts), as in SQuAD dev
     for begin in range(0, len(evaluation), 32):
         index = torch.arange(begin, min(begin + 32, len(evaluation)))
         metric.update(index, torch.randn(len(index), length, generator=generator),
                       torch.randn(len(index), length, generator=generator))
     result = metric.compute()
     return {"answered": result["num_questions"], "windows": result["num_windows"], "peak_rss_mib": peak_rss_mib(),
-            "rss_before_mib": before, "seconds": time.perf_counter() - started, "f1": result["f1"],
-            "longest_window": length}
+            "rss_before_mib": before, "seconds": time.perf_counter() - started, "f1": result["f1"]}
 
 
 def run_point(params: dict, env: dict) -> dict:
