@@ -9,7 +9,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-all lint demo data bench report clean
+.PHONY: help venv test test-all lint demo data bench bench-memory report clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ lint: $(STAMP)  ## ruff check
 bench: $(STAMP)  ## splinter vs transformers speed/memory table (5-10 min; ARGS=--quick: ~2 min)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled $(PY) bench/run.py $(ARGS)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled $(PY) bench/inference.py $(ARGS)
+
+bench-memory: $(STAMP)  ## peak RSS of predict.py against context length (10 KB-2 MB) and question count (~8 min)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled $(PY) bench/memory.py $(ARGS)
 
 clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache outputs multirun

@@ -37,6 +37,7 @@ from splinter.data.batches import Collator
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.windows import WindowSettings, windows_from_columns
 from splinter.errors import CheckpointError, ConfigError, SplinterError
+from splinter.memory import release_freed_memory
 from splinter.model.qa import SplinterForQuestionAnswering
 from splinter.qa.checkpoint import TrainingCheckpoint, read_training_checkpoint
 from splinter.spans import SpanCandidates, best_predictions, top_spans
@@ -56,6 +57,8 @@ NO_TOKENS = "context has no tokens the model can read"
 # the best of both. An accelerator wants large batches: evaluation's `eval_batch_size` default.
 CPU_BATCH_SIZE = 16
 ACCELERATOR_BATCH_SIZE = 32
+# Context characters per chunk of `answer_stream` (besides `chunk_size` questions): ~200 MB of windows.
+CHUNK_CHARS = 1_000_000
 # The answer when no window has a valid span (evaluation predicts "" too).
 _NOT_FOUND = {"answer": "", "start": None, "end": None, "score": None}
 
@@ -103,7 +106,7 @@ class QuestionAnswerer:
         dtype: the autocast dtype of the forward pass (``torch.bfloat16`` / "bf16" as evaluation's
             `bf16-mixed`); None: bf16 on CUDA, float32 elsewhere. The weights stay float32.
         chunk_size: questions whose windows are built and decoded together (bounds the memory of a
-            long `answer_stream`).
+            long `answer_stream`); a chunk also ends once its contexts reach `CHUNK_CHARS` characters.
     """
 
     def __init__(
@@ -227,11 +230,19 @@ class QuestionAnswerer:
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
             raise InputError(f"top_k must be None or an integer >= 1, got {top_k!r}")
         chunk: list[tuple[Any, Any]] = []
+        chars = 0
         for item in items:
             chunk.append(item)
-            if len(chunk) == self.chunk_size:
+            chars += len(item[1]) if isinstance(item[1], str) else 0
+            # a chunk's windows take ~200 bytes per context character: bounded by characters too,
+            # so that 1,024 questions about long contexts are not windowed at once
+            if len(chunk) == self.chunk_size or chars >= CHUNK_CHARS:
                 yield from self._answer_chunk(chunk, top_k, probability)
-                chunk = []
+                chunk, chars = [], 0
+                # The chunk's windows and activations are freed, but glibc keeps freed heap pages
+                # below long-lived small blocks: without this, predict.py's peak RSS crept up with
+                # the number of questions (bench/README.md, "Memory against context length").
+                release_freed_memory()
         if chunk:
             yield from self._answer_chunk(chunk, top_k, probability)
 
@@ -251,7 +262,7 @@ class QuestionAnswerer:
         rows = windows_from_columns(
             {"id": ids, "question": [items[i][0] for i in kept], "context": [items[i][1] for i in kept],
              "answer_texts": [[] for _ in kept], "answer_starts": [[] for _ in kept]},
-            self.tokenizer, self.windows, training=False,
+            self.tokenizer, self.windows, training=False, max_context=self.decoding.use_max_context,
         )
         windows = EvaluationSet.from_windows(rows, contexts)  # what evaluation decodes with
         offsets = windows.offsets  # [W, L, 2], -1 outside the context

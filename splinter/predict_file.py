@@ -9,6 +9,7 @@ skipped and counted by reason, in the summary line printed at the end and in ``<
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -19,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from splinter.config_checks import boolean, check_config, integer
-from splinter.data.questions import read_questions
+from splinter.data.questions import stream_questions
 from splinter.errors import ConfigError
 from splinter.files import atomic_write, check_writable_target, refuse_overwriting_inputs, write_json
 from splinter.inference import SETTING_KEYS, QuestionAnswerer, Skipped
@@ -50,17 +51,19 @@ def run(cfg: DictConfig) -> dict:
     if unknown:
         raise ConfigError(f"settings.{unknown[0]}", "not a QuestionAnswerer setting", choices=SETTING_KEYS)
 
-    questions, summary = read_questions(cfg.input)
+    summary, questions = stream_questions(cfg.input)  # read again lazily: memory flat in the question count
     log.info("%s", summary)
     qa = QuestionAnswerer.from_pretrained(str(cfg.checkpoint), device=cfg.device, dtype=cfg.dtype, **settings)
     log.info("settings from %s: %s, %s", qa.settings_source, qa.windows, qa.decoding)
 
     skipped = Counter(summary.skipped)
     answered = 0
-    stream = qa.answer_stream(((q["question"], q["context"]) for q in questions),
+    # tee: the answerer reads up to one chunk of questions ahead of the ids, which tee holds meanwhile
+    for_ids, for_answers = itertools.tee(questions)
+    stream = qa.answer_stream(((q["question"], q["context"]) for q in for_answers),
                               top_k=top_k if top_k > 1 else None, probability=bool(cfg.probability))
     with atomic_write(output) as f:
-        bar = tqdm(zip(questions, stream, strict=True), total=len(questions), unit="question",
+        bar = tqdm(zip(for_ids, stream, strict=True), total=summary.kept, unit="question",
                    desc="Answering", disable=not cfg.progress)
         for question, result in bar:
             if isinstance(result, Skipped):

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
@@ -41,21 +40,21 @@ class SpanMetric(Metric):
         self.max_answer_length, self.n_best, self.use_max_context = max_answer_length, n_best, use_max_context
         for name in _STATES:
             self.add_state(name, default=[], dist_reduce_fx="cat")
-        self._masks: tuple[Tensor, Tensor] | None = None  # the set's masks on the logits' device
+        self._on_device: EvaluationSet | None = None  # the set's token tensors on the logits' device
 
     def update(self, window_index: Tensor, start_logits: Tensor, end_logits: Tensor) -> None:
         """One batch: `window_index` [B] (rows of the evaluation set), logits [B, L] (one question per
         window)."""
-        context_masks, max_context_masks = self._masks_on(start_logits.device)
         length = start_logits.size(1)
         window_index = window_index.to(start_logits.device)
+        offsets, max_context = self._set_on(start_logits.device).rows(window_index, length)
         candidates = top_spans(
             start_logits,
             end_logits,
-            _rows(context_masks, window_index, length),
+            offsets[..., 0] >= 0,
             max_answer_length=self.max_answer_length,
             n_best=self.n_best,
-            max_context_mask=_rows(max_context_masks, window_index, length) if self.use_max_context else None,
+            max_context_mask=max_context if self.use_max_context else None,
         )
         # Only each window's best span can win across windows, so one candidate per window is kept.
         self.window_index.append(window_index)
@@ -69,13 +68,9 @@ class SpanMetric(Metric):
         index, score, start, end = (_cat(getattr(self, name)) for name in _STATES)
         index, first = _first_occurrence(index)
         evaluation = self.evaluation_set
+        offsets, start, end = _span_token_offsets(evaluation, index, start[first], end[first])
         predictions = best_answers(
-            [evaluation.example_ids[i] for i in index.tolist()],
-            score[first],
-            start[first],
-            end[first],
-            evaluation.offsets[index],
-            evaluation.contexts,
+            [evaluation.example_ids[i] for i in index.tolist()], score[first], start, end, offsets, evaluation.contexts,
         )
         return {
             "predictions": predictions,
@@ -84,12 +79,11 @@ class SpanMetric(Metric):
             "num_windows": int(index.numel()),
         }
 
-    def _masks_on(self, device: torch.device) -> tuple[Tensor, Tensor]:
+    def _set_on(self, device: torch.device) -> EvaluationSet:
         # Copied to the device once per evaluation set, not once per batch.
-        if self._masks is None or self._masks[0].device != device:
-            evaluation = self.evaluation_set
-            self._masks = (evaluation.context_masks.to(device), evaluation.max_context_masks.to(device))
-        return self._masks
+        if self._on_device is None or self._on_device.row_starts.device != device:
+            self._on_device = self.evaluation_set.to(device)
+        return self._on_device
 
 
 def _cat(state: list[Tensor] | Tensor) -> Tensor:
@@ -108,7 +102,11 @@ def _first_occurrence(index: Tensor) -> tuple[Tensor, Tensor]:
     return unique, position
 
 
-def _rows(table: Tensor, index: Tensor, length: int) -> Tensor:
-    """Rows `index` of a per-window mask table, cut or False-padded to the batch's padded length."""
-    rows = table[index, :length]
-    return F.pad(rows, (0, length - rows.size(1))) if rows.size(1) < length else rows
+def _span_token_offsets(evaluation: EvaluationSet, index: Tensor, start: Tensor,
+                        end: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The char offsets of each decoded window's start and end tokens only, as a [N, 2, 2] offsets table
+    whose token 0 is the start and token 1 the end (-1: no span), for `best_answers`: a padded
+    [N, longest, 2] table of every window's offsets would cost 3 KB per window to read two tokens."""
+    picked = torch.stack([evaluation.token_char_offsets(index, start),
+                          evaluation.token_char_offsets(index, end)], dim=1)
+    return picked, torch.where(start >= 0, 0, -1), torch.where(end >= 0, 1, -1)

@@ -14,7 +14,7 @@ from splinter.data.questions import read_questions
 from splinter.data.readers import read_examples
 from splinter.data.windows import WindowSettings
 from splinter.errors import ConfigError, DataError
-from splinter.inference import InputError, QuestionAnswerer
+from splinter.inference import DecodingSettings, InputError, QuestionAnswerer
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
 from splinter.tokenizer import load_tokenizer
@@ -257,3 +257,42 @@ def test_importing_the_answerer_does_not_import_lightning():
                             cwd=str(REPO))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_long_context_answers_under_the_max_context_rule_are_those_of_the_windows_by_tokens_table(monkeypatch):
+    import numpy as np
+
+    from splinter.data import windows as windows_module
+
+    def table_flags(spans):  # the windows × tokens table max_context_flags built before issue 27
+        position = np.arange(spans[-1][1])
+        scores = np.full((len(spans), spans[-1][1]), -np.inf)
+        for i, (start, end) in enumerate(spans):
+            inside = position[start:end]
+            scores[i, start:end] = np.minimum(inside - start, end - 1 - inside) + 0.01 * (end - start)
+        best = scores.argmax(axis=0)
+        return [(best[start:end] == i).astype(np.int8) for i, (start, end) in enumerate(spans)]
+
+    torch.manual_seed(0)
+    model = perturbed(SplinterForQuestionAnswering(SplinterConfig(**{**TINY, "vocab_size": 30522,
+                                                                     "max_position_embeddings": 512})))
+    qa = QuestionAnswerer(model, load_tokenizer("minilm"), windows=WindowSettings(max_seq_length=96, doc_stride=24),
+                          decoding=DecodingSettings(use_max_context=True), device="cpu")
+    context = " ".join([HAMLET] * 120)  # ~10 KB: ~150 overlapping windows
+    questions = ["Who wrote Hamlet?", "When was it written?", "What is Hamlet?"]
+    now = qa(question=questions, context=context, top_k=5, probability=True)
+    monkeypatch.setattr(windows_module, "max_context_flags", table_flags)
+    assert qa(question=questions, context=context, top_k=5, probability=True) == now
+
+
+def test_a_stream_is_cut_into_chunks_by_context_characters_too(tiny_answerer, monkeypatch):
+    from splinter import inference
+
+    items = [(f"Who wrote part {i}?", " ".join([HAMLET] * (1 + i))) for i in range(6)]
+    whole = list(tiny_answerer.answer_stream(items))
+    sizes = []
+    answer_chunk = tiny_answerer._answer_chunk
+    monkeypatch.setattr(tiny_answerer, "_answer_chunk", lambda chunk, *a: sizes.append(len(chunk)) or answer_chunk(chunk, *a))
+    monkeypatch.setattr(inference, "CHUNK_CHARS", 3 * len(HAMLET))  # long contexts end a chunk early
+    assert list(tiny_answerer.answer_stream(items)) == whole
+    assert sizes == [2, 1, 1, 1, 1]

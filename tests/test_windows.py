@@ -310,3 +310,73 @@ def test_combining_marks_extend_a_token_only_up_to_the_next_token(tok):
     text = "a .\u0301 b Jose\u0301"
     offsets = windows_module.context_offsets(tok.encode(text, add_special_tokens=False), text)
     assert [text[s:e] for s, e in offsets.tolist()] == ["a", ".\u0301", "b", "Jose\u0301"]
+
+
+def _table_max_context_flags(spans):
+    """The windows × tokens table that max_context_flags used to build: the reference for the one-pass
+    version (same scores, argmax = first window of the best score)."""
+    num_tokens = spans[-1][1]
+    position = np.arange(num_tokens)
+    scores = np.full((len(spans), num_tokens), -np.inf)
+    for i, (start, end) in enumerate(spans):
+        inside = position[start:end]
+        scores[i, start:end] = np.minimum(inside - start, end - 1 - inside) + 0.01 * (end - start)
+    best = scores.argmax(axis=0)
+    return [(best[start:end] == i).astype(np.int8) for i, (start, end) in enumerate(spans)]
+
+
+def _random_layouts(rng, count):
+    for _ in range(count):
+        tokens, budget = int(rng.integers(1, 300)), int(rng.integers(1, 60))
+        # strides from 1 (every token in `budget` windows) through budget (no overlap) to beyond it
+        yield window_spans(tokens, budget, int(rng.integers(1, budget + 10)))
+    for _ in range(count):  # arbitrary covering layouts: windows of unequal lengths, many score ties
+        tokens = int(rng.integers(1, 200))
+        spans, start = [], 0
+        while True:
+            end = min(tokens, start + int(rng.integers(1, 40)))
+            spans.append((start, end))
+            if end == tokens:
+                break
+            start = int(rng.integers(max(0, start - 5), end + 1)) if rng.random() < 0.8 else end
+        yield spans
+
+
+def _has_tied_best_score(spans) -> bool:
+    for position in range(spans[-1][1]):
+        scores = [min(position - s, e - 1 - position) + 0.01 * (e - s) for s, e in spans if s <= position < e]
+        if scores.count(max(scores)) > 1:
+            return True
+    return False
+
+
+def test_max_context_flags_match_the_table_on_random_layouts():
+    rng = np.random.default_rng(0)
+    ties = 0
+    for spans in _random_layouts(rng, 300):
+        got, expected = max_context_flags(spans), _table_max_context_flags(spans)
+        assert [g.tolist() for g in got] == [e.tolist() for e in expected], spans
+        assert all(g.dtype == np.int8 for g in got)
+        # each token is max-context in exactly one window
+        owned = np.zeros(spans[-1][1], dtype=int)
+        for (start, end), flags in zip(spans, got, strict=True):
+            owned[start:end] += flags
+        assert (owned == 1).all()
+        ties += _has_tied_best_score(spans)
+    assert ties > 100  # the layouts do exercise the first-window-wins rule
+
+
+def test_max_context_flags_memory_is_linear_in_context_length():
+    import tracemalloc
+
+    spans = window_spans(100_000, 381, 128)  # ~400 KB of text, 780 windows
+    tracemalloc.start()
+    try:
+        flags = max_context_flags(spans)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sum(int(f.sum()) for f in flags) == 100_000
+    # the windows × tokens table took 780 × 100,000 × 8 bytes = 624 MB (12 GB at 1 MB of text); now:
+    # two per-token arrays (1.6 MB) and the flags (~0.4 MB with their numpy headers)
+    assert peak < 16 * 2**20, peak

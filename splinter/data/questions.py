@@ -22,6 +22,7 @@ raises `DataError` naming the file and line (or the JSON location, for SQuAD fil
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,15 @@ SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
 
 
 def read_questions(path: str | Path) -> tuple[list[dict], DataSummary]:
+    summary, questions = stream_questions(path)
+    return list(questions), summary
+
+
+def stream_questions(path: str | Path) -> tuple[DataSummary, Iterator[dict]]:
+    """`read_questions` without the list: the summary, from a first pass over the file that also
+    raises any `DataError`, and an iterator that reads the file again and yields the questions one at a
+    time, so that `predict.py`'s memory does not grow with the number of questions (only the set of
+    ids does, to find duplicates; a SQuAD `.json` file is one JSON document, parsed whole per pass)."""
     path = Path(path).expanduser()
     name = path.name.lower()
     if not name.endswith(SUFFIXES):
@@ -41,20 +51,28 @@ def read_questions(path: str | Path) -> tuple[list[dict], DataSummary]:
         raise DataError(path, "is a folder, not a data file")
     if not path.is_file():
         raise DataError(path, "file not found")
-    rows = _json_rows(path) if name.endswith((".json", ".json.gz")) else _jsonl_rows(path)
-    questions, reasons, seen = [], [], set()
-    for qid, question, context in rows:
-        if not question.strip() or not context.strip():
-            reasons.append(SKIP_EMPTY)
-        elif qid in seen:
-            reasons.append(SKIP_DUPLICATE_ID)
-        else:
-            seen.add(qid)
-            reasons.append("")
-            questions.append({"id": qid, "question": question, "context": context})
+    reasons = Counter(reason for reason, _ in _checked_rows(path))
     if not reasons:
         raise DataError(path, "no questions in the file")
-    return questions, DataSummary.from_reasons(str(path), reasons, split="predict")
+    kept = reasons.pop("", 0)
+    summary = DataSummary(path=str(path), kept=kept, total=kept + sum(reasons.values()), skipped=dict(reasons),
+                          split="predict")
+    questions = (question for reason, question in _checked_rows(path) if not reason)
+    return summary, questions
+
+
+def _checked_rows(path: Path) -> Iterator[tuple[str, dict | None]]:
+    """(skip reason, question) per question of the file, in order: ('', question) for a kept one."""
+    rows = _json_rows(path) if path.name.lower().endswith((".json", ".json.gz")) else _jsonl_rows(path)
+    seen: set[str] = set()
+    for qid, question, context in rows:
+        if not question.strip() or not context.strip():
+            yield SKIP_EMPTY, None
+        elif qid in seen:
+            yield SKIP_DUPLICATE_ID, None
+        else:
+            seen.add(qid)
+            yield "", {"id": qid, "question": question, "context": context}
 
 
 def _string(obj: dict, key: str, path: Path, line: int | None, where: str = "") -> str:

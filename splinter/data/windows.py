@@ -128,11 +128,12 @@ def build_windows(
 
 
 def windows_from_columns(columns: dict[str, list], tokenizer: Tokenizer, settings: WindowSettings,
-                         training: bool) -> dict[str, list]:
+                         training: bool, max_context: bool = True) -> dict[str, list]:
     """`build_windows` for in-memory columns (lists keyed by `EXAMPLE_COLUMNS`): the same rows, with no
-    Dataset and no `map` (whose fingerprinting costs ~20 ms a call: most of answering one question)."""
+    Dataset and no `map` (whose fingerprinting costs ~20 ms a call: most of answering one question).
+    `max_context=False` (a decoder without the max-context rule) leaves the flags 0 uncomputed."""
     _check_tokenizer(tokenizer)
-    return _windows_batch(columns, tokenizer, settings, training, LAYOUT_VERSION)
+    return _windows_batch(columns, tokenizer, settings, training, LAYOUT_VERSION, max_context)
 
 
 def _check_tokenizer(tokenizer: Tokenizer) -> None:
@@ -159,18 +160,23 @@ def max_context_flags(spans: list[tuple[int, int]]) -> list[np.ndarray]:
     """Per window, 1 for the tokens whose max-context window it is (BERT's `_check_is_max_context`).
 
     A token's score in a window is min(tokens left of it, tokens right of it) + 0.01 × window length;
-    the first window with the best score wins ties, as in BERT (strict `>`), and argmax does the same.
+    the first window with the best score wins ties, as in BERT (strict `>`). One pass over the windows
+    keeps each token's best score so far: memory O(context tokens) and time O(Σ window lengths), where
+    a windows × tokens table would need 12 GB for a 1 MB context. The scores are the same float64
+    expressions as BERT's, so ties resolve identically.
     """
     num_tokens = spans[-1][1]
     if num_tokens == 0:  # empty context: a single window without context tokens
         return [np.zeros(0, dtype=np.int8) for _ in spans]
-    position = np.arange(num_tokens)
-    scores = np.full((len(spans), num_tokens), -np.inf)
+    best_score = np.full(num_tokens, -np.inf)
+    best_window = np.zeros(num_tokens, dtype=np.int64)
     for i, (start, end) in enumerate(spans):
-        inside = position[start:end]
-        scores[i, start:end] = np.minimum(inside - start, end - 1 - inside) + 0.01 * (end - start)
-    best = scores.argmax(axis=0)
-    return [(best[start:end] == i).astype(np.int8) for i, (start, end) in enumerate(spans)]
+        inside = np.arange(end - start)
+        score = np.minimum(inside, end - start - 1 - inside) + 0.01 * (end - start)
+        better = score > best_score[start:end]  # strict: the earlier window keeps a tie
+        best_score[start:end][better] = score[better]
+        best_window[start:end][better] = i
+    return [(best_window[start:end] == i).astype(np.int8) for i, (start, end) in enumerate(spans)]
 
 
 def answer_token_span(offsets: np.ndarray, start_char: int, end_char: int) -> tuple[int, int] | None:
@@ -203,7 +209,7 @@ def context_offsets(encoding: Encoding, text: str) -> np.ndarray:
 
 
 def _windows_batch(batch: dict[str, list], tokenizer: Tokenizer, settings: WindowSettings, training: bool,
-                   version: int) -> dict[str, list]:
+                   version: int, max_context: bool = True) -> dict[str, list]:
     del version  # only there to change the cache fingerprint
     special = special_token_ids(tokenizer)
     questions = tokenizer.encode_batch(batch["question"], add_special_tokens=False)
@@ -225,7 +231,7 @@ def _windows_batch(batch: dict[str, list], tokenizer: Tokenizer, settings: Windo
             unlabelled += _append_labels(out, batch, i, context, spans, len(prefix))
         else:
             _append_eval_columns(out, batch["id"][i], context_offsets(context, batch["context"][i]),
-                                 spans, len(prefix))
+                                 spans, len(prefix), max_context)
     if unlabelled:
         logger.warning("%d training question(s) have an answer covered by no token (e.g. only control "
                        "characters); their windows are labelled 0/0", unlabelled)
@@ -282,9 +288,10 @@ def _append_labels(out: dict[str, list], batch: dict[str, list], i: int, context
 
 
 def _append_eval_columns(out: dict[str, list], example_id: str, offsets: np.ndarray,
-                         spans: list[tuple[int, int]], context_start: int) -> None:
+                         spans: list[tuple[int, int]], context_start: int, max_context: bool = True) -> None:
     offsets = offsets.astype(np.int32)
-    for (start, end), flags in zip(spans, max_context_flags(spans), strict=True):
+    all_flags = max_context_flags(spans) if max_context else [0] * len(spans)
+    for (start, end), flags in zip(spans, all_flags, strict=True):
         length = context_start + (end - start) + 1
         window_offsets = np.full((length, 2), NO_OFFSET, dtype=np.int32)
         window_offsets[context_start:context_start + end - start] = offsets[start:end]
