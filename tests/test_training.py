@@ -142,6 +142,26 @@ def test_a_sampler_that_cannot_skip_stops_a_mid_epoch_resume_with_one_line():
     assert state.batches_in_epoch == 3  # a checkpoint written on the way out still records them
 
 
+def test_the_saved_random_state_includes_the_cuda_generator_when_a_gpu_is_in_use(monkeypatch):
+    # On a GPU, dropout draws from the CUDA generator: a checkpoint without its state resumes with other
+    # dropout masks (tests/test_cuda.py checks the round trip on a real GPU). Faked here for the CPU.
+    from splinter.run.resume import ResumeState
+
+    cuda_state = torch.arange(16, dtype=torch.uint8)
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda *a, **k: cuda_state.clone())
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, *a, **k: restored.append(state))
+    state = ResumeState()
+    state.batch_finished()
+    checkpoint: dict = {}
+    state.save(checkpoint)
+    assert torch.equal(checkpoint["splinter_resume"]["rng"]["cuda"], cuda_state)
+    ResumeState().load(checkpoint)
+    assert len(restored) == 1 and torch.equal(restored[0], cuda_state)
+
+
 def test_paper_length_is_max_of_ten_epochs_and_200_steps():
     assert training_steps(16, 12, epochs=10, min_steps=200, max_steps=None) == 200
     assert training_steps(1100, 12, epochs=10, min_steps=200, max_steps=None) == 920
