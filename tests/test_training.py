@@ -177,3 +177,10 @@ def test_pretrained_model_is_fine_tuned_with_dropout_on(tmp_path):
     run_train(tmp_path / "b", f"model.checkpoint={tmp_path / 'a' / 'model'}", "task.max_steps=2",
               "callbacks=[{_target_: run_helpers.RecordTrainingMode}]")
     assert RecordTrainingMode.seen == [True, True]
+
+
+def test_bf16_mixed_precision_trains_with_gradient_clipping_and_the_fused_optimizer(tmp_path):
+    # trainer=gpu's precision (bf16-mixed) with the default gradient_clip_val 1.0: Lightning refused to clip
+    # for the fused AdamW ("does not allow for gradient clipping"), a rule for fp16's gradient scaler.
+    results = run_train(tmp_path, "trainer.precision=bf16-mixed", "task.max_steps=2")
+    assert results["steps"] == 2

@@ -34,7 +34,7 @@ def load_module_from_ckpt(path: Path, decoding: dict) -> tuple[QAModule, Tokeniz
 
 def build_eval_module(cfg: DictConfig, checkpoint: str) -> tuple[QAModule, Tokenizer | None]:
     """The model to evaluate and, when the checkpoint carries one, its tokenizer."""
-    decoding = dict(cfg.task.module)
+    decoding = {**cfg.task.module, "compile": cfg.model.get("compile", False)}
     if checkpoint.endswith(".ckpt"):
         return load_module_from_ckpt(Path(checkpoint), decoding)
     return QAModule(checkpoint=checkpoint, head_type=cfg.model.head_type,
