@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +30,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="timed training steps (batch 12)")
     parser.add_argument("--questions", type=int, default=128, help="evaluation questions (batch 32)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed batches per phase (compilation)")
+    parser.add_argument("--backend", default="inductor",
+                        help="torch.compile backend (the dry run: aot_eager, the tracing without code generation)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
 
@@ -87,7 +88,7 @@ def main() -> None:
     for mode in ("eager", "compiled"):
         model = fresh().to(device.torch).train()
         if mode == "compiled":
-            compile_encoder(model)
+            compile_encoder(model, backend=args.backend)
         optimizer = build_optimizer(model, lr=3e-5)
 
         def train_step(batch, model=model, optimizer=optimizer):
@@ -113,7 +114,7 @@ def main() -> None:
              for phase in ("train", "eval")}
     print(f"compiled / eager: train {ratio['train']:.2f}x, eval {ratio['eval']:.2f}x")
     report = {"started": dt.datetime.now().isoformat(timespec="seconds"), "device": device.type,
-              "model": args.model, "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "model": args.model, "backend": args.backend, "torch": torch.__version__, "threads": torch.get_num_threads(),
               "gpu": torch.cuda.get_device_name() if device.cuda else None, "results": results,
               "compiled_over_eager": ratio}
     out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"compile-{dt.datetime.now():%Y%m%d-%H%M%S}.json"

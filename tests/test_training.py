@@ -184,3 +184,30 @@ def test_bf16_mixed_precision_trains_with_gradient_clipping_and_the_fused_optimi
     # for the fused AdamW ("does not allow for gradient clipping"), a rule for fp16's gradient scaler.
     results = run_train(tmp_path, "trainer.precision=bf16-mixed", "task.max_steps=2")
     assert results["steps"] == 2
+
+
+def test_model_compile_compiles_the_encoder_in_place_with_the_same_outputs_and_weight_names():
+    # model.compile=true: the encoder's layer stack is torch.compiled in place, so checkpoints keep
+    # their keys; traced here with the "eager" backend (the same graph capture, no code generation).
+    from tiny_config import TINY
+
+    from splinter.qa.module import QAModule, compile_encoder
+
+    torch.manual_seed(0)
+    plain = QAModule(model_config=TINY, compile=False)
+    configured = QAModule(model_config=TINY, compile=True)
+    assert configured.model.splinter.encoder._compiled_call_impl is not None
+    assert plain.model.splinter.encoder._compiled_call_impl is None
+    assert list(configured.model.state_dict()) == list(plain.model.state_dict())
+    compiled = SplinterForQuestionAnswering(plain.model.config)
+    compiled.load_state_dict(plain.model.state_dict())
+    compile_encoder(compiled, backend="eager")
+    ids = torch.tensor([[101, 2054, 104, 1012, 102, 30, 31, 32, 102, 0, 0, 0], [101, 7, 104, 102, 40, 41, 42, 43, 44,
+                                                                               45, 46, 102]]) % 128
+    mask = (ids != 0).long()
+    for model in (plain.model, compiled):
+        model.eval()
+    with torch.no_grad():
+        a, b = plain.model(input_ids=ids, attention_mask=mask), compiled(input_ids=ids, attention_mask=mask)
+    torch.testing.assert_close(a.start_logits, b.start_logits)
+    torch.testing.assert_close(a.end_logits, b.end_logits)

@@ -62,7 +62,7 @@ def build_qa_model(
     return SplinterForQuestionAnswering.from_pretrained(checkpoint, fresh_head=fresh_head, **overrides)
 
 
-def compile_encoder(model: torch.nn.Module) -> None:
+def compile_encoder(model: torch.nn.Module, backend: str = "inductor") -> None:
     """`model.compile=true`: torch.compile the native encoder's layer stack in place (parameter names and
     checkpoints unchanged). dynamic=True: every batch has another length (dynamic padding) and, packed,
     another token count; compiling one graph per shape would cost more than it saves. Measured on a CPU
@@ -71,7 +71,7 @@ def compile_encoder(model: torch.nn.Module) -> None:
     if encoder is None:
         raise ConfigError("model.compile", "compiles the native encoder only; this model has none "
                           "(model.backend=transformers)", ["false"])
-    encoder.compile(dynamic=True)
+    encoder.compile(dynamic=True, backend=backend)
 
 
 # Evaluation batches between two hand-backs of the heap's free pages to the system (splinter/memory.py).
