@@ -52,7 +52,7 @@ if [ $DRY = 1 ]; then
     DEVICE=cpu
     BENCH=(--tiny --quick --only peak,train)
     INFERENCE=(--questions 8 --rounds 1)
-    COMPILE=(--model tiny --steps 2 --questions 96 --warmup 1)
+    COMPILE=(--model tiny --steps 2 --questions 96 --warmup 1 --backend aot_eager)
     PAPER=(--model tiny --steps 3 --questions 48)
 else
     DEVICE=cuda

@@ -79,7 +79,7 @@ def main() -> None:
     timer = _ForwardTimer(module.model, device)
     module.evaluate_on(evaluation_set)
     start = now(device)
-    trainer.validate(module, datamodule=dm, verbose=False)
+    trainer.test(module, datamodule=dm, verbose=False)
     evaluation = now(device) - start
     seconds["eval"] = timer.seconds
     seconds["decode"] = evaluation - timer.seconds
