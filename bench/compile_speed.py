@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=128, help="evaluation questions (batch 32)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed batches per phase (compilation)")
     parser.add_argument("--backend", default="inductor",
-                        help="torch.compile backend (the dry run: aot_eager, the tracing without code generation)")
+                        help="torch.compile backend (the dry run: eager, the graph capture without code generation)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
 

@@ -2,7 +2,7 @@
 # The CUDA path, proved and measured in one run (issue 25); bench/README.md, "GPU check".
 #
 #   bench/gpu_check.sh OUT_DIR             on a CUDA machine (about 8 minutes on one H200)
-#   bench/gpu_check.sh --dry-run OUT_DIR   the same steps on the CPU with tiny models (< 3 minutes)
+#   bench/gpu_check.sh --dry-run OUT_DIR   the same steps on the CPU with tiny models (3-5 minutes on 2 cores)
 #
 # Steps, each one's output under OUT_DIR (at most 8 files: what the device tool brings back):
 #   1. pytest -m cuda tests/test_cuda.py      cuda_tests.json (figures), gpu_check.log
@@ -52,11 +52,11 @@ if [ $DRY = 1 ]; then
     DEVICE=cpu
     BENCH=(--tiny --quick --only peak,train)
     INFERENCE=(--questions 8 --rounds 1)
-    COMPILE=(--model tiny --steps 2 --questions 96 --warmup 1 --backend aot_eager)
+    COMPILE=(--model tiny --steps 2 --questions 96 --warmup 1 --backend eager)
     PAPER=(--model tiny --steps 3 --questions 48)
 else
     DEVICE=cuda
-    BENCH=()
+    BENCH=(--only peak,train,eval,base)  # decoding runs on the CPU: measured by make bench
     INFERENCE=()
     COMPILE=(--model minilm --steps 24 --questions 640)
     PAPER=(--model base --steps 200)
