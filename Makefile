@@ -74,7 +74,7 @@ gpu-data: $(STAMP)  ## copy what bench/gpu_check.sh reads (128-shot SQuAD split,
 	$(PY) -c "from splinter.model.minilm import minilm_model_dir as d; import shutil; \
 		[shutil.copy(d() / f, '$(GPU_DATA)/minilm/') for f in ('vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json')]"
 
-gpu-check-dry: $(STAMP)  ## bench/gpu_check.sh --dry-run: the GPU check's steps on the CPU, tiny model (< 3 min)
+gpu-check-dry: $(STAMP)  ## bench/gpu_check.sh --dry-run: the GPU check's steps on the CPU, tiny model (3-5 min)
 	PYTHON=$(PY) bench/gpu_check.sh --dry-run bench/results/gpu-check-dry
 
 clean:  ## remove .venv and caches
