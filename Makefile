@@ -9,7 +9,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-all lint demo data bench bench-memory report clean
+.PHONY: help venv test test-all lint demo data bench bench-memory report clean gpu-wheels gpu-data gpu-check-dry
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,36 @@ bench: $(STAMP)  ## splinter vs transformers speed/memory table (5-10 min; ARGS=
 
 bench-memory: $(STAMP)  ## peak RSS of predict.py against context length (10 KB-2 MB) and question count (~8 min)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled $(PY) bench/memory.py $(ARGS)
+
+# The GPU machine (bench/gpu_check.sh) has torch, Lightning, tokenizers, transformers, pyarrow and pandas,
+# Python 3.12, no network, and gets only this checkout: the packages it lacks travel as wheels (installed
+# there offline with --no-deps into a folder of their own, so torch is never touched) and the data as
+# copies. wandb is not among them: the check runs with logger=none, and its 20 MB wheel (plus its own
+# dependencies) would take a third of the 64 MiB that may travel.
+GPU_WHEELS := bench/wheels
+GPU_DATA := bench/gpu_data
+DATA_ROOT ?= ../shared/data
+GPU_PACKAGES := hydra-core==1.3.8 omegaconf==2.3.1 datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19
+GPU_PLATFORMS := --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any
+
+gpu-wheels: $(STAMP)  ## wheels of the packages the GPU machine lacks (Python 3.12) into bench/wheels/
+	mkdir -p $(GPU_WHEELS)
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		$(GPU_PLATFORMS) -d $(GPU_WHEELS) $(GPU_PACKAGES)
+	# omegaconf pins antlr4 4.9.*, published as a source archive only: built here (pure Python)
+	$(PY) -m pip wheel -q --no-deps -w $(GPU_WHEELS) antlr4-python3-runtime==4.9.3
+
+gpu-data: $(STAMP)  ## copy what bench/gpu_check.sh reads (128-shot SQuAD split, SQuAD dev, MiniLM vocab) into bench/gpu_data/
+	mkdir -p $(GPU_DATA)/mrqa-few-shot/squad $(GPU_DATA)/mrqa-dev $(GPU_DATA)/minilm
+	cp $(DATA_ROOT)/mrqa-few-shot/squad/squad-train-seed-42-num-examples-128.jsonl $(GPU_DATA)/mrqa-few-shot/squad/
+	cp $(DATA_ROOT)/mrqa-dev/SQuAD.jsonl.gz $(GPU_DATA)/mrqa-dev/
+	# the tokenizer files only (the weights, 87 MB, are over what may travel): the bench then uses
+	# MiniLM's shape with random weights
+	$(PY) -c "from splinter.model.minilm import minilm_model_dir as d; import shutil; \
+		[shutil.copy(d() / f, '$(GPU_DATA)/minilm/') for f in ('vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json')]"
+
+gpu-check-dry: $(STAMP)  ## bench/gpu_check.sh --dry-run: the GPU check's steps on the CPU, tiny model (3-5 min)
+	PYTHON=$(PY) bench/gpu_check.sh --dry-run bench/results/gpu-check-dry
 
 clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache outputs multirun

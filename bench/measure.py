@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import resource
 import statistics
 import tempfile
@@ -20,7 +21,11 @@ import torch
 from bench.flops import batch_flops
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+# The data root (mrqa-few-shot/, mrqa-dev/) and the tokenizer: the shared data beside the checkout and
+# the MiniLM package's vocabulary by default; bench/gpu_check.sh points both into the checkout
+# (`make gpu-data`), since on the GPU machine neither is there.
+DATA = Path(os.environ.get("SPLINTER_BENCH_DATA") or ROOT.parent / "shared" / "data")
+TOKENIZER = os.environ.get("SPLINTER_BENCH_TOKENIZER") or "minilm"
 DEV_FILE = DATA / "mrqa-dev" / "SQuAD.jsonl.gz"
 REFERENCE_LENGTH = 384  # run_qa.py's padding="max_length"
 
@@ -135,6 +140,13 @@ def _pad_to(batch: dict, length: int) -> dict:
     return out
 
 
+def _pad_ours(batch: dict, length: int) -> dict:
+    """Our batch (its own argument names) with every [B, L] tensor padded to `length`."""
+    size, current = batch["input_ids"].shape
+    return {name: torch.nn.functional.pad(t, (0, length - current)) if t.dim() == 2 and t.shape == (size, current)
+            and name != "question_positions" else t for name, t in batch.items()}
+
+
 def _computed(attention_mask: torch.Tensor, device: Device) -> tuple[int, int]:
     """(tokens our encoder runs its linear layers on, Σ L² of its attention), as TokenLayout decides:
     packed attended tokens and, on CPU, attention per sequence at its own length."""
@@ -160,8 +172,11 @@ def train(p: dict) -> dict:
         from splinter.optim import build_optimizer
 
         model = SplinterForQuestionAnswering.from_pretrained(p["model_dir"]).to(device.torch).train()
-        optimizer = build_optimizer(model, lr=3e-5)  # the project's AdamW (foreach)
-        inputs = batches
+        optimizer = build_optimizer(model, lr=3e-5)  # the project's AdamW (fused)
+        # padding="max_length": the same batches padded to 384 as run_qa pads them (ours then packs the
+        # real tokens again); the default is the training loader's dynamic padding.
+        inputs = batches if p.get("padding", "dynamic") == "dynamic" else [
+            _pad_ours(b, REFERENCE_LENGTH) for b in batches]
     else:
         from bench.reference import hf_model
 
@@ -441,14 +456,25 @@ def parity(p: dict) -> dict:
 WORKERS = {"parity": parity, "peak": peak, "train": train, "eval_ours": eval_ours, "eval_ref": eval_ref, "decode": decode}
 
 
-def prepare_models(directory: Path, base: bool) -> dict[str, str]:
+# all-MiniLM-L6-v2's config.json: the shape of the benchmark's model where the package is missing.
+MINILM_SHAPE = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                    intermediate_size=1536, max_position_embeddings=512)
+
+
+# `--tiny` (bench/gpu_check.sh --dry-run): both benchmark models at this size, random weights.
+TINY_SHAPE = dict(vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                  intermediate_size=128, max_position_embeddings=512)
+
+
+def prepare_models(directory: Path, base: bool, tiny: bool = False) -> dict[str, str]:
     """Save the benchmark checkpoints once: MiniLM + a seeded fresh QASS head; optionally a random
     splinter-base-shaped model (768 hidden, 12 layers, MiniLM's vocabulary). Both with tokenizer files,
     so that transformers' SplinterTokenizerFast / SplinterForQuestionAnswering load the same directory."""
     from splinter import SplinterConfig, SplinterForQuestionAnswering, load_tokenizer
+    from splinter.errors import CheckpointError
     from splinter.tokenizer import save_tokenizer_files
 
-    tokenizer = load_tokenizer("minilm")
+    tokenizer = load_tokenizer(TOKENIZER)
     out = {}
 
     def scoring_weights(model):
@@ -460,14 +486,21 @@ def prepare_models(directory: Path, base: bool) -> dict[str, str]:
         return model
 
     torch.manual_seed(0)
-    minilm = scoring_weights(SplinterForQuestionAnswering.from_pretrained("minilm"))
+    try:
+        if tiny:
+            raise CheckpointError("tiny shapes asked for")
+        minilm = scoring_weights(SplinterForQuestionAnswering.from_pretrained("minilm"))
+    except CheckpointError:  # no MiniLM package (the GPU machine): its shape with random weights
+        minilm = scoring_weights(SplinterForQuestionAnswering(SplinterConfig(**(TINY_SHAPE if tiny else MINILM_SHAPE))))
+        out["minilm_weights"] = "tiny, random" if tiny else "random"
     out["minilm"] = str(directory / "minilm")
     minilm.save_pretrained(out["minilm"])
     save_tokenizer_files(tokenizer, out["minilm"])
     if base:
         torch.manual_seed(0)
-        model = scoring_weights(SplinterForQuestionAnswering(SplinterConfig(
-            vocab_size=minilm.config.vocab_size, question_token_id=minilm.config.question_token_id)))
+        shape = TINY_SHAPE if tiny else {}
+        model = scoring_weights(SplinterForQuestionAnswering(SplinterConfig(**{
+            **shape, "vocab_size": minilm.config.vocab_size, "question_token_id": minilm.config.question_token_id})))
         out["base"] = str(directory / "base")
         model.save_pretrained(out["base"])
         save_tokenizer_files(tokenizer, out["base"])

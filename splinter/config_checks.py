@@ -139,6 +139,7 @@ RULES: dict[str, Rule] = {
     "model.head_type": choice("qass", "linear"),
     "model.fresh_head": boolean(),
     "model.head_init": choice(*HEAD_INITS),
+    "model.compile": boolean(),
     # task (finetune and pretrain)
     "task.epochs": integer(0),
     "task.min_steps": integer(0),

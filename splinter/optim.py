@@ -74,3 +74,21 @@ def linear_warmup_decay(
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def clip_gradients(module, optimizer: torch.optim.Optimizer, clip_val: float | None, algorithm: str | None) -> None:
+    """`LightningModule.configure_gradient_clipping` of both training modules.
+
+    Lightning's mixed-precision plugin refuses to clip for an optimiser that unscales gradients itself
+    (our fused AdamW): "does not allow for gradient clipping". That rule is for fp16's gradient scaler;
+    under bf16-mixed (`trainer=gpu`) there is no scaler, the gradients are the true ones, and they are
+    clipped here exactly as in fp32. With a scaler (16-mixed) Lightning's refusal stands.
+    """
+    from pytorch_lightning.plugins.precision import MixedPrecision, Precision
+    from pytorch_lightning.utilities import GradClipAlgorithmType
+
+    plugin = module.trainer.precision_plugin
+    if clip_val and isinstance(plugin, MixedPrecision) and plugin.scaler is None:
+        Precision.clip_gradients(plugin, optimizer, clip_val, GradClipAlgorithmType(algorithm or "norm"))
+        return
+    module.clip_gradients(optimizer, gradient_clip_val=clip_val, gradient_clip_algorithm=algorithm)

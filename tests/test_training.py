@@ -143,6 +143,26 @@ def test_a_sampler_that_cannot_skip_stops_a_mid_epoch_resume_with_one_line():
     assert state.batches_in_epoch == 3  # a checkpoint written on the way out still records them
 
 
+def test_the_saved_random_state_includes_the_cuda_generator_when_a_gpu_is_in_use(monkeypatch):
+    # On a GPU, dropout draws from the CUDA generator: a checkpoint without its state resumes with other
+    # dropout masks (tests/test_cuda.py checks the round trip on a real GPU). Faked here for the CPU.
+    from splinter.run.resume import ResumeState
+
+    cuda_state = torch.arange(16, dtype=torch.uint8)
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda *a, **k: cuda_state.clone())
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, *a, **k: restored.append(state))
+    state = ResumeState()
+    state.batch_finished()
+    checkpoint: dict = {}
+    state.save(checkpoint)
+    assert torch.equal(checkpoint["splinter_resume"]["rng"]["cuda"], cuda_state)
+    ResumeState().load(checkpoint)
+    assert len(restored) == 1 and torch.equal(restored[0], cuda_state)
+
+
 def test_paper_length_is_max_of_ten_epochs_and_200_steps():
     assert training_steps(16, 12, epochs=10, min_steps=200, max_steps=None) == 200
     assert training_steps(1100, 12, epochs=10, min_steps=200, max_steps=None) == 920
@@ -187,3 +207,37 @@ def test_evaluating_before_fine_tuning_leaves_training_unchanged(trained, tmp_pa
     b = SplinterForQuestionAnswering.from_pretrained(tmp_path / "model").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (with_before["exact_match"], with_before["f1"]) == (without["exact_match"], without["f1"])
+
+
+def test_bf16_mixed_precision_trains_with_gradient_clipping_and_the_fused_optimizer(tmp_path):
+    # trainer=gpu's precision (bf16-mixed) with the default gradient_clip_val 1.0: Lightning refused to clip
+    # for the fused AdamW ("does not allow for gradient clipping"), a rule for fp16's gradient scaler.
+    results = run_train(tmp_path, "trainer.precision=bf16-mixed", "task.max_steps=2")
+    assert results["steps"] == 2
+
+
+def test_model_compile_compiles_the_encoder_in_place_with_the_same_outputs_and_weight_names():
+    # model.compile=true: the encoder's layer stack is torch.compiled in place, so checkpoints keep
+    # their keys; traced here with the "eager" backend (the same graph capture, no code generation).
+    from tiny_config import TINY
+
+    from splinter.qa.module import QAModule, compile_encoder
+
+    torch.manual_seed(0)
+    plain = QAModule(model_config=TINY, compile=False)
+    configured = QAModule(model_config=TINY, compile=True)
+    assert configured.model.splinter.encoder._compiled_call_impl is not None
+    assert plain.model.splinter.encoder._compiled_call_impl is None
+    assert list(configured.model.state_dict()) == list(plain.model.state_dict())
+    compiled = SplinterForQuestionAnswering(plain.model.config)
+    compiled.load_state_dict(plain.model.state_dict())
+    compile_encoder(compiled, backend="eager")
+    ids = torch.tensor([[101, 2054, 104, 1012, 102, 30, 31, 32, 102, 0, 0, 0], [101, 7, 104, 102, 40, 41, 42, 43, 44,
+                                                                               45, 46, 102]]) % 128
+    mask = (ids != 0).long()
+    for model in (plain.model, compiled):
+        model.eval()
+    with torch.no_grad():
+        a, b = plain.model(input_ids=ids, attention_mask=mask), compiled(input_ids=ids, attention_mask=mask)
+    torch.testing.assert_close(a.start_logits, b.start_logits)
+    torch.testing.assert_close(a.end_logits, b.end_logits)

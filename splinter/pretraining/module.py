@@ -26,7 +26,7 @@ import pytorch_lightning as pl
 import torch
 
 from splinter.errors import ConfigError
-from splinter.optim import build_optimizer, check_warmup, linear_warmup_decay, warmup_length
+from splinter.optim import build_optimizer, check_warmup, clip_gradients, linear_warmup_decay, warmup_length
 from splinter.question_token import QUESTION_TOKEN
 from splinter.run.divergence import stop_if_diverged
 from splinter.run.resume import ResumeState, skipper
@@ -199,6 +199,9 @@ class PretrainModule(pl.LightningModule):
         warmup, total = self.schedule_steps()
         scheduler = linear_warmup_decay(optimizer, warmup, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        clip_gradients(self, optimizer, gradient_clip_val, gradient_clip_algorithm)  # bf16 + fused AdamW
 
     def save_pretrained(self, directory: str, tokenizer=None):
         """Write the model (and tokenizer files) so that `SplinterForQuestionAnswering` /

@@ -78,7 +78,7 @@ def build_eval_module(cfg: DictConfig, checkpoint: str,
                       saved: TrainingCheckpoint | None = None) -> tuple[QAModule, Tokenizer | None]:
     """The model to evaluate and, when the checkpoint carries one, its tokenizer (`saved`: the .ckpt
     `checkpoint` names, already read)."""
-    decoding = dict(cfg.task.module)
+    decoding = {**cfg.task.module, "compile": cfg.model.get("compile", False)}
     if checkpoint.endswith(".ckpt"):
         return load_module_from_ckpt(saved or Path(checkpoint), decoding)
     return QAModule(checkpoint=checkpoint, head_type=cfg.model.head_type,

@@ -38,6 +38,7 @@ def build_module(cfg: DictConfig):
         head_type=cfg.model.head_type,
         head_init=cfg.model.get("head_init"),
         backend=cfg.model.get("backend", "native"),
+        compile=cfg.model.get("compile", False),
     )
 
 

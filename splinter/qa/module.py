@@ -20,7 +20,7 @@ from splinter.errors import ConfigError
 from splinter.memory import release_freed_memory
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
-from splinter.optim import build_optimizer, linear_warmup_decay, warmup_length
+from splinter.optim import build_optimizer, clip_gradients, linear_warmup_decay, warmup_length
 from splinter.run.divergence import stop_if_diverged
 from splinter.run.resume import ResumeState, skipper
 from splinter.span_metric import SpanMetric
@@ -63,6 +63,18 @@ def build_qa_model(
     return SplinterForQuestionAnswering.from_pretrained(checkpoint, fresh_head=fresh_head, **overrides)
 
 
+def compile_encoder(model: torch.nn.Module, backend: str = "inductor") -> None:
+    """`model.compile=true`: torch.compile the native encoder's layer stack in place (parameter names and
+    checkpoints unchanged). dynamic=True: every batch has another length (dynamic padding) and, packed,
+    another token count; compiling one graph per shape would cost more than it saves. Measured on a CPU
+    it is slower than eager (bench/compile_speed.py, bench/README.md): it is meant for GPUs."""
+    encoder = getattr(getattr(model, "splinter", None), "encoder", None)
+    if encoder is None:
+        raise ConfigError("model.compile", "compiles the native encoder only; this model has none "
+                          "(model.backend=transformers)", ["false"])
+    encoder.compile(dynamic=True, backend=backend)
+
+
 # Evaluation batches between two hand-backs of the heap's free pages to the system (splinter/memory.py).
 RELEASE_MEMORY_EVERY = 16
 
@@ -71,9 +83,10 @@ class QAModule(pl.LightningModule):
     # Resuming a checkpoint (splinter.run.resume_check): the hyper-parameters that may differ (decoding,
     # used only by the evaluation after training), and the config keys of those finetune.build_module
     # takes from model.* (the others are task.module.*).
-    RESUME_MAY_DIFFER = frozenset({"max_answer_length", "n_best", "use_max_context"})
+    RESUME_MAY_DIFFER = frozenset({"max_answer_length", "n_best", "use_max_context", "compile"})
     CONFIG_KEYS = {"checkpoint": "model.checkpoint", "model_config": "model.config", "fresh_head": "model.fresh_head",
-                   "head_type": "model.head_type", "head_init": "model.head_init", "backend": "model.backend"}
+                   "head_type": "model.head_type", "head_init": "model.head_init", "backend": "model.backend",
+                   "compile": "model.compile"}
 
     def __init__(
         self,
@@ -91,12 +104,15 @@ class QAModule(pl.LightningModule):
         max_answer_length: int = 10,
         n_best: int = 20,
         use_max_context: bool = False,
+        compile: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters()
         # from_pretrained hands back an eval-mode model; Lightning keeps module modes as it finds them,
         # so without this, fine-tuning would run with dropout off.
         self.model = build_qa_model(checkpoint, model_config, fresh_head, head_type, head_init, backend).train()
+        if compile:
+            compile_encoder(self.model)
         self.resume = ResumeState()
         # Set by evaluate_on() before an evaluation: the evaluation set and the decoding rule.
         self.span_metric: SpanMetric | None = None
@@ -129,6 +145,9 @@ class QAModule(pl.LightningModule):
         total = int(self.trainer.estimated_stepping_batches)
         scheduler = linear_warmup_decay(optimizer, warmup_length(total, hp.warmup_ratio), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        clip_gradients(self, optimizer, gradient_clip_val, gradient_clip_algorithm)  # bf16 + fused AdamW
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         self.resume.save(checkpoint)

@@ -49,15 +49,23 @@ def skipper(dataloader: DataLoader | None):
 def _rng_snapshot() -> dict:
     # Only tensors and plain Python values, so checkpoints still load with torch.load(weights_only=True).
     name, keys, position, has_gauss, cached = np.random.get_state()
-    return {
+    state = {
         "torch": torch.get_rng_state(),
         "numpy": (name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached),
         "python": random.getstate(),
     }
+    # On a GPU dropout draws from the CUDA generator of this process's device, not the CPU one.
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
 
 
 def _rng_restore(state: dict) -> None:
     torch.set_rng_state(state["torch"])
+    # A checkpoint written on the CPU has no CUDA state; one written on a GPU and resumed on a CPU
+    # has no generator to give it to (its dropout draws from the CPU generator restored above).
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
     name, keys, position, has_gauss, cached = state["numpy"]
     np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
     random.setstate(state["python"])
