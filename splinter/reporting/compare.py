@@ -133,20 +133,21 @@ def seed_label(key: tuple) -> str:
     return f"split seed {'file' if split is None else split}, training seed {training}"
 
 
-def refusal(a: Side, b: Side) -> str | None:
-    """Why two runs with the same seeds cannot be paired, or None."""
+def refusal(a: Side, b: Side, names: tuple[str, str] = ("A", "B")) -> str | None:
+    """Why two runs with the same seeds cannot be paired, or None. `names`: the two rows' labels."""
+    na, nb = names
     if a.eval_sha256 and b.eval_sha256:
         if a.eval_sha256 != b.eval_sha256:
-            return (f"different evaluation sets: A {a.eval_file} (sha256 {a.eval_sha256[:12]}), "
-                    f"B {b.eval_file} (sha256 {b.eval_sha256[:12]})")
+            return (f"different evaluation sets: {na} {a.eval_file} (sha256 {a.eval_sha256[:12]}), "
+                    f"{nb} {b.eval_file} (sha256 {b.eval_sha256[:12]})")
     elif a.eval_file != b.eval_file:
-        return f"different evaluation sets: A {a.eval_file}, B {b.eval_file}"
+        return f"different evaluation sets: {na} {a.eval_file}, {nb} {b.eval_file}"
     if a.questions != b.questions or a.max_eval_examples != b.max_eval_examples:
-        return (f"different evaluation question sets: A {a.questions} questions (max_eval_examples "
-                f"{a.max_eval_examples}), B {b.questions} (max_eval_examples {b.max_eval_examples})")
+        return (f"different evaluation question sets: {na} {a.questions} questions (max_eval_examples "
+                f"{a.max_eval_examples}), {nb} {b.questions} (max_eval_examples {b.max_eval_examples})")
     if a.train_sha256 and b.train_sha256 and a.train_sha256 != b.train_sha256:
-        return (f"different training files for the same split: A sha256 {a.train_sha256[:12]}, "
-                f"B sha256 {b.train_sha256[:12]}")
+        return (f"different training files for the same split: {na} sha256 {a.train_sha256[:12]}, "
+                f"{nb} sha256 {b.train_sha256[:12]}")
     return None
 
 
@@ -159,6 +160,7 @@ class References:
 
     def __init__(self) -> None:
         self._read: dict[str, dict[str, list[str]] | str] = {}
+        self._sha256: dict[str, str] = {}
 
     def get(self, side: Side) -> dict[str, list[str]] | str:
         """question id → gold answers, or the reason they cannot be had."""
@@ -168,10 +170,12 @@ class References:
         if name not in self._read:
             self._read[name] = _read_references(name)
         found = self._read[name]
-        if isinstance(found, dict) and side.eval_sha256:
-            from splinter.data.readers import file_sha256
+        if isinstance(found, dict) and side.eval_sha256 and Path(name).is_file():
+            if name not in self._sha256:  # hashed once: a sweep's runs share one evaluation file
+                from splinter.data.readers import file_sha256
 
-            if Path(name).is_file() and file_sha256(name) != side.eval_sha256:
+                self._sha256[name] = file_sha256(name)
+            if self._sha256[name] != side.eval_sha256:
                 return f"{name}: the evaluation file changed since {side.run.path} was written (sha256 differs)"
         return found
 
@@ -240,7 +244,7 @@ class SeedStats:
     differences: tuple[float, ...]
     mean: float
     t: tuple[float, float] | None
-    bootstrap: tuple[float, float]
+    bootstrap: tuple[float, float] | None  # None for one seed, as the t-interval: no spread to resample
     a_better: int
     b_better: int
     equal: int
@@ -275,7 +279,8 @@ class PairComparison:
 def seed_stats(differences: Sequence[float], seed: int = SEED) -> SeedStats:
     diffs = tuple(float(d) for d in differences)
     p, method = sign_flip_p(diffs, seed)
-    return SeedStats(diffs, math.fsum(diffs) / len(diffs), t_interval(diffs), bootstrap_interval(diffs, seed),
+    spread = bootstrap_interval(diffs, seed) if len(diffs) > 1 else None
+    return SeedStats(diffs, math.fsum(diffs) / len(diffs), t_interval(diffs), spread,
                      sum(d > 0 for d in diffs), sum(d < 0 for d in diffs), sum(d == 0 for d in diffs), p, method)
 
 
@@ -286,6 +291,7 @@ def _sort_key(key: tuple) -> tuple:
 def compare_cell(table: Table, a: Row, b: Row, column: Column, references: References) -> CellComparison:
     cell = CellComparison(column)
     sides = {}
+    label = {"A": a.label, "B": b.label}  # the lines below name rows as the tables do
     for name, row in (("A", a), ("B", b)):
         found = table.get((row, column))
         sides[name] = {s.key: s for s in map(Side.of, found.runs if found else [])}
@@ -297,14 +303,14 @@ def compare_cell(table: Table, a: Row, b: Row, column: Column, references: Refer
         if missing:
             (have, side), (lacks,) = [(n, s) for n, s in mine if s is not None][0], missing
             others = sorted({str(s.training_seed) for k, s in sides[lacks].items() if k[0] == key[0]})
-            why = f"{lacks} has no run with these seeds"
+            why = f"{label[lacks]} has no run with these seeds"
             if key[0] in sides[lacks + "failed"]:
-                why = f"{lacks}'s job on this split failed (error.json)"
+                why = f"{label[lacks]}'s job on this split failed (error.json)"
             elif others:
                 why += f" (its run on this split has training seed {', '.join(others)})"
-            cell.unpaired.append(f"{seed_label(key)}: only {have} ({side.run.path}); {why}")
+            cell.unpaired.append(f"{seed_label(key)}: only {label[have]} ({side.run.path}); {why}")
             continue
-        reason = refusal(sides["A"][key], sides["B"][key])
+        reason = refusal(sides["A"][key], sides["B"][key], (a.label, b.label))
         if reason:
             cell.unpaired.append(f"{seed_label(key)}: not paired, {reason} ({sides['A'][key].run.path}, "
                                  f"{sides['B'][key].run.path})")

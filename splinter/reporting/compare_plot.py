@@ -20,7 +20,7 @@ def comparison_figure(comparisons: Sequence[PairComparison]):
 
     labels = [f"{p.a.label} − {p.b.label}\n{c.column.label} ({_seeds(c)})" for p in comparisons for c in p.cells]
     cells = [c for p in comparisons for c in p.cells]
-    fig = Figure(figsize=(11, 1.6 + 0.55 * max(1, len(cells))), dpi=120)
+    fig = Figure(figsize=(11, 1.9 + 0.7 * max(1, len(cells))), dpi=120)
     FigureCanvasAgg(fig)  # Agg whatever the global backend; no pyplot state
     axes = fig.subplots(1, len(METRICS), sharey=True, squeeze=False)[0]
     ys = list(range(len(cells)))[::-1]  # first cell on top
@@ -47,15 +47,17 @@ def comparison_figure(comparisons: Sequence[PairComparison]):
                             fmt="s", markersize=4, color=QUESTION_COLOUR, capsize=3,
                             label=None if question_drawn else "95 % bootstrap over evaluation questions")
                 question_drawn = True
-        ax.set_xlabel(f"{METRIC_TITLES[metric]} difference A − B (points; > 0: A better)")
+        ax.set_xlabel(f"{METRIC_TITLES[metric]}: first row − second row (points; > 0: the first is better)")
         ax.set_title(METRIC_TITLES[metric], fontsize="medium")
         ax.grid(True, axis="x", alpha=0.3)
         ax.set_ylim(-0.8, len(cells) - 0.4)
-        ax.legend(fontsize="x-small", loc="best")
     axes[0].set_yticks(ys, labels, fontsize="small")
+    # one legend under both panels, where it never covers an interval
+    handles = max((ax.get_legend_handles_labels() for ax in axes), key=lambda h: len(h[0]))
+    fig.legend(*handles, loc="lower center", ncol=3, fontsize="small", frameon=False)
     fig.suptitle("Paired difference between rows per cell (dataset / training examples), runs paired by "
                  "split and training seed", fontsize="medium")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))  # room for the legend: 0.35 inch
     return fig
 
 
