@@ -282,3 +282,21 @@ def test_an_evaluation_file_edited_since_the_run_is_refused_for_questions(paired
     assert main([str(paired_sweep), "--compare", "A", "B"]) == 0
     md = (paired_sweep / "comparison.md").read_text()
     assert "the evaluation file changed since" in md and "(sha256 differs)" in md
+
+
+def test_real_runs_predictions_reproduce_their_results(tmp_path):
+    # the contract with the trainer: its predictions.json, scored per question against the evaluation
+    # file it recorded, gives the F1 and EM of its results.json (else the question level is refused)
+    from tests.run_helpers import run_train
+
+    sweep = tmp_path / "multirun"
+    for i, (name, lr) in enumerate((("tiny-a", "1e-3"), ("tiny-b", "1e-4"))):
+        run_train(sweep / f"{i}-{name}", f"model.name={name}", f"task.module.lr={lr}", "task.max_steps=2")
+    assert main([str(sweep), "--no-paper", "--compare", "tiny-a", "tiny-b"]) == 0
+    rows = read_csv(sweep / "comparison.csv")
+    results = json.loads((sweep / "0-tiny-a" / "results.json").read_text())
+    questions = [r for r in rows if r["level"] == "questions"]
+    assert [r["n"] for r in questions] == [str(results["num_questions"])] * 2, questions[0]["note"]
+    seeds = {r["metric"]: r for r in rows if r["level"] == "seeds"}
+    for r in questions:
+        assert float(r["mean"]) == pytest.approx(float(seeds[r["metric"]]["mean"]), abs=1e-5)

@@ -222,6 +222,9 @@ def _scored(side: Side, references: References) -> dict[str, np.ndarray] | str:
     gold = references.get(side)
     if isinstance(gold, str):
         return gold
+    limit = side.max_eval_examples
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit < len(gold):
+        gold = dict(list(gold.items())[:limit])  # data.max_eval_examples: the first N questions in file order
     unknown = [q for q in predictions if q not in gold]
     if unknown:
         return (f"{side.run.path.parent / 'predictions.json'}: {len(unknown)} question id(s) not in "
