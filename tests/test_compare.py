@@ -222,7 +222,7 @@ def test_runs_that_cannot_be_paired_are_listed_with_the_reason(tmp_path):
         "model.name=B", "data.dataset=squad", "data.shots=16", "data.seed=5"]}))
     assert main([str(root), "--compare", "A", "B"]) == 0
     md = (root / "comparison.md").read_text()
-    assert "Not paired (4 runs, not used):" in md
+    assert "Not paired (4: left out of the numbers above):" in md
     assert "split seed 2, training seed 42: not paired, different evaluation sets: A " in md
     assert "split seed 3, training seed 42: not paired, different evaluation question sets: A 6 questions " \
            "(max_eval_examples None), B 3 (max_eval_examples 3)" in md
@@ -231,7 +231,7 @@ def test_runs_that_cannot_be_paired_are_listed_with_the_reason(tmp_path):
     assert "split seed 5, training seed 42: only A" in md and "B's job on this split failed (error.json)" in md
     seeds = [r for r in read_csv(root / "comparison.csv") if r["level"] == "seeds"]
     assert {r["n"] for r in seeds} == {"1"}  # only the one pair is in the numbers
-    assert seeds[0]["note"] == "4 run(s) not paired (comparison.md)"
+    assert seeds[0]["note"] == "4 seed(s) not paired (comparison.md)"
 
 
 def test_training_seed_is_part_of_the_pairing(tmp_path):

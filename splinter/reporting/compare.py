@@ -428,7 +428,7 @@ def markdown(comparisons: Sequence[PairComparison], digits: int = 1) -> str:
             parts += ["No question-level bootstrap:", "", *notes, ""]
         unpaired = [f"- {c.column.label}, {line}" for c in pair.cells for line in c.unpaired]
         if unpaired:
-            parts += [f"Not paired ({len(unpaired)} runs, not used):", "", *unpaired, ""]
+            parts += [f"Not paired ({len(unpaired)}: left out of the numbers above):", "", *unpaired, ""]
     return "\n".join(parts)
 
 
@@ -439,7 +439,7 @@ def write_csv(comparisons: Sequence[PairComparison], path: Path) -> None:
         for pair in comparisons:
             for cell in pair.cells:
                 place = [pair.a.label, pair.b.label, cell.column.dataset, cell.column.eval_dataset, cell.column.shots]
-                note = f"{len(cell.unpaired)} run(s) not paired (comparison.md)" if cell.unpaired else ""
+                note = f"{len(cell.unpaired)} seed(s) not paired (comparison.md)" if cell.unpaired else ""
                 for metric in METRICS:
                     st = cell.seeds.get(metric)
                     if st is None:
