@@ -46,6 +46,7 @@ from pathlib import Path
 from splinter.errors import SplinterError
 from splinter.files import atomic_path, write_text
 from splinter.reporting.cells import Cell, Column, Row, Stat, Table, build_table
+from splinter.reporting.compare import write_comparison
 from splinter.reporting.paper import SOURCE as PAPER_SOURCE
 from splinter.reporting.paper import paper_f1
 from splinter.reporting.runs import METRICS, FailedJob, Skipped, read_sweep
@@ -345,6 +346,12 @@ def _parser() -> argparse.ArgumentParser:
         default=True,
         help="show the paper's Splinter-base F1 and the difference where published (default: on)",
     )
+    p.add_argument(
+        "--compare", nargs=2, action="append", default=[], metavar=("A", "B"),
+        help="paired comparison A − B per cell (rows by label, model or overrides such as model=roberta-base); "
+        "repeatable; writes comparison.md/.csv/.png (splinter/reporting/compare.py)",
+    )  # fmt: skip
+    p.add_argument("--baseline", metavar="ROW", help="compare every other row against ROW (as --compare ROW_i ROW)")
     return p
 
 
@@ -363,8 +370,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.makedirs(out, exist_ok=True)
     text = markdown_report(table, sweep.failed, skipped, args.digits, args.paper)
     fixed_runs = [json.loads(run.path.read_text(encoding="utf-8")) for run in sweep.runs if run.selected == "fixed"]
+    compared = ""  # comparison.md/.csv/.png when asked; a row that is not in the table stops here
     try:
         text += selection_section(args.dir, fixed_runs, args.digits)  # "" without a study
+        if args.compare or args.baseline:
+            compared = "\n" + write_comparison(table, args.compare, args.baseline, out, args.digits)
     except SplinterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -374,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_csv(table, tmp)
     with atomic_path(out / "learning_curve.png") as tmp:
         plot_learning_curve(table, tmp)
-    print(text)
+    print(text + compared)
     log.info(
         "%d runs in %d cells, %d failed jobs, %d files not averaged in; wrote results.md, results.csv, "
         "learning_curve.png to %s",

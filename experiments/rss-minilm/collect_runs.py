@@ -2,7 +2,8 @@
 
     python experiments/rss-minilm/collect_runs.py OUT OUT/table/runs
 
-- every fine-tuning `results.json` under OUT/finetune/<arm>/ → runs/<arm>/<shots>-shots-seed-<seed>.json
+- every fine-tuning `results.json` under OUT/finetune/<arm>/ → runs/finetune/<arm>/<shots>-shots-seed-<seed>/
+  results.json: a sweep that `python -m splinter.report runs/finetune` reads (tables, --compare)
 - every pretraining run OUT/pretrain*/ → runs/<its folder name>/results.json (steps, final loss, corpus
   statistics, time) and loss.csv (the logged training loss, lr and labels per row).
 
@@ -21,8 +22,8 @@ def main(out: Path, target: Path) -> None:
     copied = 0
     for path in sorted((out / "finetune").glob("*/*/results.json")):
         run = json.loads(path.read_text())
-        name = f"{run['shots']}-shots-seed-{run['split_seed']}.json"
-        destination = target / path.parent.parent.name / name
+        name = f"{run['shots']}-shots-seed-{run['split_seed']}"
+        destination = target / "finetune" / path.parent.parent.name / name / "results.json"
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, destination)
         copied += 1

@@ -15,10 +15,12 @@
 #                   QASS head that pretraining trained;
 #    both pretraining runs share the corpus, passages (≤ 256 tokens), batch 16, lr 1e-4 with 10 %
 #    warm-up and linear decay, and data seed;
-# 3. python -m splinter.report → OUT/table/ (results.md, results.csv, learning_curve.png), and the
-#    paired per-seed differences RSS − MLM → OUT/table/paired.md and MLM − plain MiniLM →
-#    OUT/table/paired-mlm-minus-minilm.md (experiments/rss-minilm/paired.py); the per-run records →
-#    OUT/table/runs/ (experiments/rss-minilm/collect_runs.py).
+# 3. python -m splinter.report → OUT/table/ (results.md, results.csv, learning_curve.png), with the
+#    paired comparisons RSS − MLM and MLM − plain MiniLM (--compare: per-seed differences, intervals,
+#    sign-flip p, question-level bootstrap) → OUT/table/comparison.md/.csv/.png; the per-run records →
+#    OUT/table/runs/ (experiments/rss-minilm/collect_runs.py). From the committed records alone:
+#    python -m splinter.report experiments/rss-minilm/results/runs/finetune --out experiments/rss-minilm/results \
+#      --compare minilm+rss minilm+mlm --compare minilm+mlm minilm
 #
 # The arms run side by side, one thread each (on a small CPU, single-threaded runs in parallel use the
 # cores better than multi-threaded runs one after the other, and never fight over OpenMP threads).
@@ -84,7 +86,5 @@ for pid in "${pids[@]}"; do
 done
 [ "$failed" = 0 ] || { echo "an arm failed: see its log under $OUT" >&2; exit 1; }
 
-$PY -m splinter.report "$OUT/finetune" --out "$OUT/table"
-$PY experiments/rss-minilm/paired.py "$OUT/finetune" --a minilm+rss --b minilm+mlm --out "$OUT/table/paired.md"
-$PY experiments/rss-minilm/paired.py "$OUT/finetune" --a minilm+mlm --b minilm --out "$OUT/table/paired-mlm-minus-minilm.md"
+$PY -m splinter.report "$OUT/finetune" --out "$OUT/table" --compare minilm+rss minilm+mlm --compare minilm+mlm minilm
 $PY experiments/rss-minilm/collect_runs.py "$OUT" "$OUT/table/runs"
