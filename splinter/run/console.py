@@ -59,10 +59,22 @@ class RunProgressBar(RichProgressBar):
     def _get_train_description(self, current_epoch: int) -> str:
         return "Training steps" if self._counts_steps() else super()._get_train_description(current_epoch)
 
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        # Counting steps, one bar spans the run: Lightning's reset to 0 at every epoch would restart it.
+        if self._counts_steps() and self.train_progress_bar_id is not None:
+            return
+        super().on_train_epoch_start(trainer, pl_module)
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-        if self._counts_steps():
-            self._update(self.train_progress_bar_id, trainer.global_step)
+        if not self._counts_steps():
+            return super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        # Lightning's bar moves to the epoch's batch index; moving it there and then on to the step count
+        # made rich's speed estimate read the back-and-forth as ~200,000 it/s. One move: to the step.
+        if not self.is_disabled and self.train_progress_bar_id is None:
+            self._initialize_train_progress_bar_id()  # a mid-epoch resume
+        self._update(self.train_progress_bar_id, trainer.global_step)
+        self._update_metrics(trainer, pl_module)
+        self.refresh()
 
     @property
     def test_description(self) -> str:
