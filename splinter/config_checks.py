@@ -148,7 +148,7 @@ RULES: dict[str, Rule] = {
     "task.checkpoint_every_n_steps": POSITIVE_OR_NULL,
     "task.accumulate_grad_batches": POSITIVE,
     "task.save_every_n_steps": POSITIVE_OR_NULL,
-    # task.module (fine-tuning, pretraining, decoding in evaluate.py)
+    # task.module (fine-tuning, pretraining)
     "task.module.lr": number(0, open_low=True),
     "task.module.warmup_ratio": number(0, 1, optional=True),
     "task.module.warmup_steps": integer(0, optional=True),
@@ -156,9 +156,10 @@ RULES: dict[str, Rule] = {
     "task.module.weight_decay": number(0),
     "task.module.betas": betas(),
     "task.module.eps": number(0, open_low=True),
-    "task.module.max_answer_length": POSITIVE,
-    "task.module.n_best": POSITIVE,
-    "task.module.use_max_context": boolean(),
+    # decoding (conf/decoding.yaml: fine-tuning and evaluate.py)
+    "decoding.max_answer_length": POSITIVE,
+    "decoding.n_best": POSITIVE,
+    "decoding.use_max_context": boolean(),
     # data (question answering)
     "data.shots": POSITIVE,
     "data.seed": integer(0),  # numpy's generators (pretraining masks) refuse a negative seed

@@ -497,7 +497,9 @@ def run_config_settings(model_dir: Path) -> tuple[dict, str]:
     if not isinstance(data, dict) or not str(data.get("_target_", "")).endswith("QADataModule"):
         return {}, "defaults"  # not a fine-tuning run (e.g. pretraining): its windows are not QA windows
     module = ((cfg.get("task") or {}).get("module") or {}) if isinstance(cfg.get("task"), dict) else {}
-    return _settings_from({**data, **module}), str(path.resolve())
+    # decoding.* is the decoding settings' home; a run written before it held them in task.module.*
+    decoding = cfg.get("decoding") if isinstance(cfg.get("decoding"), dict) else {}
+    return _settings_from({**data, **decoding, **module}), str(path.resolve())
 
 
 def _settings_from(saved: Mapping[str, Any]) -> dict:

@@ -60,7 +60,7 @@ def test_answers_are_evaluations_predictions_for_every_question(trained, dev_que
 
 def test_the_max_context_rule_matches_evaluation_too(trained, dev_questions, tmp_path):
     out, _ = trained
-    run_evaluate(tmp_path, f"checkpoint={out / 'model'}", "task.module.use_max_context=true")
+    run_evaluate(tmp_path, f"checkpoint={out / 'model'}", "decoding.use_max_context=true")
     expected = json.loads((tmp_path / "predictions.json").read_text())
     qa = QuestionAnswerer.from_pretrained(out / "model", use_max_context=True)
     results = qa(question=[q["question"] for q in dev_questions], context=[q["context"] for q in dev_questions])
