@@ -76,10 +76,10 @@ class DecodingSettings:
     use_max_context: bool = False
 
     def __post_init__(self) -> None:
-        for key in ("max_answer_length", "n_best"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(key, f"must be an integer >= 1, got {value!r}")
+        from splinter.config_checks import check_value
+
+        for field in fields(self):  # by the decoding keys' one rule (config_checks.RULES, decoding.*)
+            check_value(f"decoding.{field.name}", getattr(self, field.name), name=field.name)
 
 
 _DECODING_KEYS = tuple(f.name for f in fields(DecodingSettings))
