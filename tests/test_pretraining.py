@@ -13,7 +13,7 @@ import torch
 
 from splinter.errors import ConfigError, DataError
 from splinter.pretraining.corpus import PassagePacker, load_passages, read_documents
-from splinter.pretraining.datamodule import PretrainDataModule, collate
+from splinter.pretraining.datamodule import PretrainDataModule, collate_passages
 from splinter.pretraining.module import PretrainModule
 from splinter.tokenizer import load_tokenizer
 
@@ -183,7 +183,7 @@ def test_collate_pads_questions_with_zero():
          "end_positions": [2, 4]},
         {"input_ids": [101, 9, 102], "question_positions": [], "start_positions": [], "end_positions": []},
     ]
-    batch = collate(rows, pad_id=0, pad_to_multiple_of=8)
+    batch = collate_passages(rows, pad_id=0, pad_to_multiple_of=8)
     assert batch["input_ids"].tolist() == [
         [101, 5, 104, 102, 0, 0, 0, 0], [101, 104, 7, 104, 8, 102, 0, 0], [101, 9, 102, 0, 0, 0, 0, 0],
     ]
@@ -192,7 +192,7 @@ def test_collate_pads_questions_with_zero():
     assert batch["question_positions"].tolist() == [[2, 0], [1, 3], [0, 0]]
     assert batch["start_positions"].tolist() == [[1, 0], [2, 4], [0, 0]]
     assert batch["end_positions"].tolist() == [[1, 0], [2, 4], [0, 0]]
-    assert collate(rows[2:])["question_positions"].shape == (1, 1)
+    assert collate_passages(rows[2:])["question_positions"].shape == (1, 1)
 
 
 def make_datamodule(tokenizer, cache, **kwargs):
@@ -329,7 +329,7 @@ def test_an_absolute_warmup_longer_than_the_run_is_refused(tokenizer, cache, tmp
 
 def test_zero_question_batch_gives_zero_loss():
     module = PretrainModule(config=TINY)
-    batch = collate([{"input_ids": [101, 7, 102], "question_positions": [], "start_positions": [],
+    batch = collate_passages([{"input_ids": [101, 7, 102], "question_positions": [], "start_positions": [],
                       "end_positions": []}])
     with pytest.warns(UserWarning, match="trainer"):  # self.log without a trainer
         loss = module.training_step(batch, 0)
