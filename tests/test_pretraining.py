@@ -625,3 +625,12 @@ def test_a_diverging_pretraining_run_stops_with_one_line_and_no_results(tmp_path
         run(cfg)
     assert not (tmp_path / "results.json").exists()
     assert not (tmp_path / "checkpoints" / "interrupted.ckpt").exists()
+
+
+def test_a_tokenizer_given_as_a_path_is_loaded(tmp_path):
+    """Before: only a `str` was loaded; a Path stayed a Path and the first tokenisation failed with an
+    AttributeError."""
+    from splinter.model.minilm import minilm_model_dir
+
+    module = PretrainDataModule(str(SAMPLE), Path(minilm_model_dir()), max_seq_length=64, cache_dir=str(tmp_path))
+    assert module.tokenizer.token_to_id("[SEP]") == 102

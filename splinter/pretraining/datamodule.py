@@ -35,6 +35,7 @@ position 0 is `[CLS]`, never a question, and the model's loss ignores label 0. M
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 
 import pytorch_lightning as pl
@@ -171,7 +172,7 @@ class PretrainDataModule(pl.LightningDataModule):
         self.files = [str(f) for f in files]
         self.hparams["files"] = list(self.files)  # plain strings: the .ckpt loads with weights_only=True
         resolve_sources(self.files)  # missing files fail here, before any training is set up
-        if isinstance(tokenizer, str):
+        if isinstance(tokenizer, (str, os.PathLike)):
             from splinter.tokenizer import load_tokenizer
 
             tokenizer = load_tokenizer(tokenizer)
