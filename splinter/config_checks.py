@@ -19,6 +19,7 @@ from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from splinter.errors import ConfigError
 from splinter.model.config import HEAD_INITS
+from splinter.pretraining.recurring_spans import CLUSTER_ORDERS
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ RULES: dict[str, Rule] = {
     "data.max_questions": POSITIVE,
     "data.mask_ratio": number(0, 1, open_low=True),
     "data.max_span_length": POSITIVE,
-    "data.cluster_order": choice("longest", "random"),
+    "data.cluster_order": choice(*CLUSTER_ORDERS),  # the options where they are implemented
     "data.streaming": boolean(),
     "data.one_doc_per_line": boolean(),
     "data.pack_across_documents": boolean(),

@@ -413,12 +413,14 @@ def test_configs_match_the_classes():
 
     conf = Path(__file__).parent.parent / "conf"
     data = OmegaConf.load(conf / "data" / "text.yaml")
-    parameters = set(inspect.signature(PretrainDataModule.__init__).parameters) - {"self"}
+    # objective: task.objective, its one key, which run.py passes to both
+    parameters = set(inspect.signature(PretrainDataModule.__init__).parameters) - {"self", "objective"}
     assert set(data) - {"_target_"} == parameters
     assert data._target_ == "splinter.pretraining.datamodule.PretrainDataModule"
     task = OmegaConf.load(conf / "task" / "pretrain.yaml")
-    parameters = set(inspect.signature(PretrainModule.__init__).parameters) - {"self"}
+    parameters = set(inspect.signature(PretrainModule.__init__).parameters) - {"self", "objective"}
     assert set(task.module) - {"_target_"} == parameters
+    assert task.objective == "rss"
     assert task.module.eps == 1e-6 and task.module.lr == 1e-4 and task.module.warmup_steps is None
     assert round(task.module.warmup_ratio * task.max_steps) == 10000  # the paper's warm-up at its length
     assert task.run == "splinter.pretraining.run.run"
