@@ -41,7 +41,9 @@ def friendly_errors(main):
         log.setLevel(logging.INFO)
         for pattern in _NOISE:
             warnings.filterwarnings("ignore", message=pattern)
-        hydra = _hydra()
+        from splinter.run.output_dir import hydra_config  # imports torch: the task does anyway
+
+        hydra = hydra_config()
         output_dir = Path(hydra.runtime.output_dir) if hydra is not None else None
         if output_dir is not None:
             clear_failure(output_dir)
@@ -82,12 +84,6 @@ def friendly_errors(main):
             release_output_dir_locks()  # the job is over: its directory is free
 
     return wrapper
-
-
-def _hydra():
-    from hydra.core.hydra_config import HydraConfig
-
-    return HydraConfig.get() if HydraConfig.initialized() else None
 
 
 def _to_log_files(line: str) -> None:

@@ -19,6 +19,7 @@ from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from splinter.errors import ConfigError
 from splinter.model.config import HEAD_INITS
+from splinter.pretraining.recurring_spans import CLUSTER_ORDERS
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ RULES: dict[str, Rule] = {
     "task.checkpoint_every_n_steps": POSITIVE_OR_NULL,
     "task.accumulate_grad_batches": POSITIVE,
     "task.save_every_n_steps": POSITIVE_OR_NULL,
-    # task.module (fine-tuning, pretraining, decoding in evaluate.py)
+    # task.module (fine-tuning, pretraining)
     "task.module.lr": number(0, open_low=True),
     "task.module.warmup_ratio": number(0, 1, optional=True),
     "task.module.warmup_steps": integer(0, optional=True),
@@ -156,17 +157,17 @@ RULES: dict[str, Rule] = {
     "task.module.weight_decay": number(0),
     "task.module.betas": betas(),
     "task.module.eps": number(0, open_low=True),
-    "task.module.max_answer_length": POSITIVE,
-    "task.module.n_best": POSITIVE,
-    "task.module.use_max_context": boolean(),
+    # decoding (conf/decoding.yaml: fine-tuning and evaluate.py)
+    "decoding.max_answer_length": POSITIVE,
+    "decoding.n_best": POSITIVE,
+    "decoding.use_max_context": boolean(),
     # data (question answering)
     "data.shots": POSITIVE,
     "data.seed": integer(0),  # numpy's generators (pretraining masks) refuse a negative seed
     "data.sample_from_full": boolean(),
     "data.max_eval_examples": POSITIVE_OR_NULL,
-    "data.max_seq_length": integer(8),
-    "data.doc_stride": POSITIVE,
-    "data.max_query_length": integer(3),  # "[QUESTION] ." needs two of them
+    # data.max_seq_length / doc_stride / max_query_length of a QA dataset: their one rule is
+    # splinter.data.windows.check_window_lengths (_check_windows); a pretraining corpus's: TASK_RULES
     "data.zero_token_type_ids": boolean(),
     "data.hide_sep": boolean(),
     "data.batch_size": POSITIVE,
@@ -180,7 +181,7 @@ RULES: dict[str, Rule] = {
     "data.max_questions": POSITIVE,
     "data.mask_ratio": number(0, 1, open_low=True),
     "data.max_span_length": POSITIVE,
-    "data.cluster_order": choice("longest", "random"),
+    "data.cluster_order": choice(*CLUSTER_ORDERS),  # the options where they are implemented
     "data.streaming": boolean(),
     "data.one_doc_per_line": boolean(),
     "data.pack_across_documents": boolean(),
@@ -217,6 +218,7 @@ RULES: dict[str, Rule] = {
 # when warmup_steps is set).
 TASK_RULES: dict[str, dict[str, Rule]] = {
     "finetune": {"task.module.warmup_ratio": number(0, 1)},
+    "pretrain": {"data.max_seq_length": integer(8)},
 }
 
 _ABSENT = object()
@@ -234,12 +236,18 @@ def check_config(cfg: DictConfig, rules: dict[str, Rule] | None = None) -> None:
             value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=True)
         except MissingMandatoryValue:  # `???`: check_required names it where the key is needed
             continue
-        if value is _ABSENT:
-            continue
-        if not rule.accepts(value):
-            raise ConfigError(key, f"got {_show(value)}, allowed: {rule.allowed}")
+        if value is not _ABSENT:
+            check_value(key, value, rule=rule)
     _check_windows(cfg)
     _check_warmup(cfg)
+
+
+def check_value(key: str, value, name: str | None = None, rule: Rule | None = None) -> None:
+    """`value` against `rule` (default: RULES[key]), the one rule of that setting; the error names `name`
+    (default: `key`): a caller outside a config (DecodingSettings of predict.py's settings) names its own."""
+    rule = rule or RULES[key]
+    if not rule.accepts(value):
+        raise ConfigError(name or key, f"got {_show(value)}, allowed: {rule.allowed}")
 
 
 def _check_finite(cfg: DictConfig) -> None:
@@ -276,14 +284,15 @@ def interpolation_error(error: InterpolationResolutionError) -> ConfigError:
 
 
 def _check_windows(cfg: DictConfig) -> None:
-    """The window lengths together (each alone passed `RULES`): a question part that leaves no room
-    for context is named here, before the run writes anything, not when the data is read."""
-    lengths = {key: OmegaConf.select(cfg, f"data.{key}", default=None)
-               for key in ("max_seq_length", "doc_stride", "max_query_length")}
-    if all(_is_int(value) for value in lengths.values()):  # a pretraining corpus has max_seq_length only
-        from splinter.data.windows import check_window_lengths  # imports datasets: only when needed
+    """The window lengths of a QA dataset (one with a doc_stride), by their one rule (WindowSettings'),
+    before the run writes anything, not when the data is read."""
+    data = OmegaConf.select(cfg, "data", default=None)
+    if not OmegaConf.is_dict(data) or "doc_stride" not in data:  # a pretraining corpus: no windows
+        return
+    from splinter.data.windows import WindowSettings  # imports datasets: only when needed
 
-        check_window_lengths(**lengths, key_prefix="data.")
+    WindowSettings.from_keys("data.", **{key: data[key] for key in ("max_seq_length", "doc_stride",
+                                                                   "max_query_length") if key in data})
 
 
 def _check_warmup(cfg: DictConfig) -> None:

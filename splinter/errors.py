@@ -7,6 +7,12 @@ so every message must name the file and line, the checkpoint, or the config key 
 from __future__ import annotations
 
 
+def one_line(error: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, shortened: for messages that quote a library's error."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class SplinterError(Exception):
     """Base class for errors whose message is meant for the user, not for a debugger."""
 

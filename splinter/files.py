@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import torch
 
-from splinter.errors import CheckpointError, ConfigError, SplinterError
+from splinter.errors import CheckpointError, ConfigError, SplinterError, one_line
 
 
 class WriteError(SplinterError):
@@ -208,11 +208,6 @@ def load_torch_file(path: str | Path, what: str = "checkpoint", mmap: bool = Fal
         raise CheckpointError(
             f"{path}: cannot read the {what}: truncated or corrupt ({type(error).__name__}: {one_line(error, 160)})"
         ) from None
-
-
-def one_line(error: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _refusal_detail(error: Exception) -> str:

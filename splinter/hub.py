@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from splinter.errors import CheckpointError
+from splinter.errors import CheckpointError, one_line
 from splinter.model.minilm import MINILM_NAME, minilm_model_dir
 
 # Names ending like this are data files (the readers' and the corpus' formats), never Hub ids.
@@ -102,12 +102,6 @@ def offline_note() -> str:
     """The offline settings as an error message's note, e.g. ` (offline: HF_DATASETS_OFFLINE=1)`; or ""."""
     settings = offline_settings()
     return f" (offline: {', '.join(settings)})" if settings else ""
-
-
-def one_line(error: BaseException, limit: int = 300) -> str:
-    """An exception's message on one line, shortened: for messages that quote a library's error."""
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def resolve_directory(name: str | Path, *, what: str, files: list[str], local_hint: str) -> Path:

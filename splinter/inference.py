@@ -76,10 +76,10 @@ class DecodingSettings:
     use_max_context: bool = False
 
     def __post_init__(self) -> None:
-        for key in ("max_answer_length", "n_best"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(key, f"must be an integer >= 1, got {value!r}")
+        from splinter.config_checks import check_value
+
+        for field in fields(self):  # by the decoding keys' one rule (config_checks.RULES, decoding.*)
+            check_value(f"decoding.{field.name}", getattr(self, field.name), name=field.name)
 
 
 _DECODING_KEYS = tuple(f.name for f in fields(DecodingSettings))
@@ -497,7 +497,9 @@ def run_config_settings(model_dir: Path) -> tuple[dict, str]:
     if not isinstance(data, dict) or not str(data.get("_target_", "")).endswith("QADataModule"):
         return {}, "defaults"  # not a fine-tuning run (e.g. pretraining): its windows are not QA windows
     module = ((cfg.get("task") or {}).get("module") or {}) if isinstance(cfg.get("task"), dict) else {}
-    return _settings_from({**data, **module}), str(path.resolve())
+    # decoding.* is the decoding settings' home; a run written before it held them in task.module.*
+    decoding = cfg.get("decoding") if isinstance(cfg.get("decoding"), dict) else {}
+    return _settings_from({**data, **decoding, **module}), str(path.resolve())
 
 
 def _settings_from(saved: Mapping[str, Any]) -> dict:

@@ -49,7 +49,7 @@ from splinter.reporting.cells import Cell, Column, Row, Stat, Table, build_table
 from splinter.reporting.compare import write_comparison
 from splinter.reporting.paper import SOURCE as PAPER_SOURCE
 from splinter.reporting.paper import paper_f1
-from splinter.reporting.runs import METRICS, FailedJob, Skipped, read_sweep
+from splinter.reporting.runs import METRICS, FailedJob, SkippedFile, read_sweep
 from splinter.reporting.selection import selection_section
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def _failed_line(job: FailedJob) -> str:
 def markdown_report(
     table: Table,
     failed: Sequence[FailedJob] = (),
-    skipped: Sequence[Skipped] = (),
+    skipped: Sequence[SkippedFile] = (),
     digits: int = 1,
     paper: bool = True,
 ) -> str:

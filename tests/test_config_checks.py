@@ -281,3 +281,25 @@ def test_a_broken_interpolation_read_before_the_checks_is_one_line_on_the_comman
     assert done.stderr.strip().splitlines()[-1] == ("error: config key 'task.run': cannot be resolved: "
                                                     "Interpolation key 'task.nothing' not found")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    # before: use_max_context="maybe" was taken as true; each decoding key now has one rule (RULES)
+    ({"use_max_context": "maybe"}, "config key 'use_max_context': got 'maybe', allowed: true or false"),
+    ({"n_best": 0}, "config key 'n_best': got 0, allowed: an integer >= 1"),
+])
+def test_decoding_settings_are_checked_by_the_rules_table(settings, message):
+    from splinter.inference import DecodingSettings
+
+    with pytest.raises(ConfigError) as error:
+        DecodingSettings(**settings)
+    assert str(error.value) == message
+
+
+def test_window_lengths_of_a_config_are_checked_by_the_window_rule(tmp_path):
+    """data.doc_stride / max_query_length have one rule (splinter.data.windows.check_window_lengths):
+    the config check names the full key before anything is written."""
+    with pytest.raises(ConfigError) as error:
+        run_train(tmp_path / "train", "data.doc_stride=0")
+    assert str(error.value) == "config key 'data.doc_stride': must be >= 1, got 0"
+    assert not (tmp_path / "train").exists()

@@ -373,3 +373,14 @@ def test_all_shared_splits_and_the_full_dev_set(tokenizer, tmp_path):
           f"windows: {totals['exact']} exactly the answer, {totals['covers']} covering it (answer edge inside a "
           f"word piece); split notes {dict(notes)}")
     print(f"dev: {summary}; {len(windows)} windows")
+
+
+def test_a_tokenizer_given_as_a_path_is_a_name_like_a_string(cache):
+    """Before: a Path passed the `(str, PathLike)` check but not the `str` one a line above, so the
+    hyper-parameters (the checkpoint's record, compared on resume) silently lacked the tokenizer."""
+    from splinter.model.minilm import minilm_model_dir
+
+    directory = Path(minilm_model_dir())
+    module = QADataModule(directory, root=ROOT, cache_dir=cache, verbose=False)
+    assert module.hparams["tokenizer"] == str(directory)
+    assert module.tokenizer.token_to_id("[SEP]") == 102

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from run_helpers import FIXTURE_ROOT, REPO, run_cli, run_evaluate, run_train
+from run_helpers import FIXTURE_ROOT, REPO, compose_config, run_cli, run_train
 from tiny_config import TINY, perturbed
 
 from splinter.data.questions import read_questions
@@ -60,7 +60,11 @@ def test_answers_are_evaluations_predictions_for_every_question(trained, dev_que
 
 def test_the_max_context_rule_matches_evaluation_too(trained, dev_questions, tmp_path):
     out, _ = trained
-    run_evaluate(tmp_path, f"checkpoint={out / 'model'}", "task.module.use_max_context=true")
+    from splinter.qa.evaluate import run as evaluate_run
+
+    # as on the command line: the key the user set keeps its value, the others come from the run
+    evaluate_run(compose_config("evaluate", tmp_path, f"checkpoint={out / 'model'}", "decoding.use_max_context=true"),
+                 explicit={"checkpoint", "decoding.use_max_context"})
     expected = json.loads((tmp_path / "predictions.json").read_text())
     qa = QuestionAnswerer.from_pretrained(out / "model", use_max_context=True)
     results = qa(question=[q["question"] for q in dev_questions], context=[q["context"] for q in dev_questions])

@@ -12,7 +12,7 @@ import pytorch_lightning as pl
 import torch
 
 from splinter.errors import ConfigError
-from splinter.pretraining.datamodule import PretrainDataModule, collate
+from splinter.pretraining.datamodule import PretrainDataModule, collate_passages
 from splinter.pretraining.masked_lm import MaskingVocabulary, mask_passages_mlm, mask_tokens
 from splinter.pretraining.module import PretrainModule
 from splinter.pretraining.objectives import OBJECTIVES
@@ -129,7 +129,7 @@ def test_collate_pads_mlm_labels_with_ignore_index():
         {"input_ids": [101, 103, 7, 102], "masked_positions": [1], "masked_labels": [2000]},
         {"input_ids": [101, 5, 103, 103, 102], "masked_positions": [2, 3], "masked_labels": [3000, 3001]},
     ]
-    batch = collate(rows, label_padding=OBJECTIVES["mlm"].label_padding)
+    batch = collate_passages(rows, label_padding=OBJECTIVES["mlm"].label_padding)
     assert batch["input_ids"].tolist() == [[101, 103, 7, 102, 0], [101, 5, 103, 103, 102]]
     assert batch["masked_positions"].tolist() == [[1, 0], [2, 3]]
     assert batch["masked_labels"].tolist() == [[2000, -100], [3000, 3001]]
@@ -197,7 +197,7 @@ def test_mlm_steps_reduce_the_loss_and_all_ignored_gives_zero(tokenizer, tmp_pat
     trainer.fit(module, datamodule=dm)
     assert loss() < before - 0.5
     assert {"train/loss", "train/lr", "train/masked_per_row"} <= set(trainer.callback_metrics)
-    empty = collate([{"input_ids": [101, 7, 102], "masked_positions": [], "masked_labels": []}],
+    empty = collate_passages([{"input_ids": [101, 7, 102], "masked_positions": [], "masked_labels": []}],
                     label_padding=OBJECTIVES["mlm"].label_padding)
     with pytest.warns(UserWarning, match="trainer"):  # self.log without a trainer
         zero = PretrainModule(config=TINY, objective="mlm").training_step(empty, 0)

@@ -13,7 +13,7 @@ import torch
 
 from splinter.errors import ConfigError, DataError
 from splinter.pretraining.corpus import PassagePacker, load_passages, read_documents
-from splinter.pretraining.datamodule import PretrainDataModule, collate
+from splinter.pretraining.datamodule import PretrainDataModule, collate_passages
 from splinter.pretraining.module import PretrainModule
 from splinter.tokenizer import load_tokenizer
 
@@ -183,7 +183,7 @@ def test_collate_pads_questions_with_zero():
          "end_positions": [2, 4]},
         {"input_ids": [101, 9, 102], "question_positions": [], "start_positions": [], "end_positions": []},
     ]
-    batch = collate(rows, pad_id=0, pad_to_multiple_of=8)
+    batch = collate_passages(rows, pad_id=0, pad_to_multiple_of=8)
     assert batch["input_ids"].tolist() == [
         [101, 5, 104, 102, 0, 0, 0, 0], [101, 104, 7, 104, 8, 102, 0, 0], [101, 9, 102, 0, 0, 0, 0, 0],
     ]
@@ -192,7 +192,7 @@ def test_collate_pads_questions_with_zero():
     assert batch["question_positions"].tolist() == [[2, 0], [1, 3], [0, 0]]
     assert batch["start_positions"].tolist() == [[1, 0], [2, 4], [0, 0]]
     assert batch["end_positions"].tolist() == [[1, 0], [2, 4], [0, 0]]
-    assert collate(rows[2:])["question_positions"].shape == (1, 1)
+    assert collate_passages(rows[2:])["question_positions"].shape == (1, 1)
 
 
 def make_datamodule(tokenizer, cache, **kwargs):
@@ -329,7 +329,7 @@ def test_an_absolute_warmup_longer_than_the_run_is_refused(tokenizer, cache, tmp
 
 def test_zero_question_batch_gives_zero_loss():
     module = PretrainModule(config=TINY)
-    batch = collate([{"input_ids": [101, 7, 102], "question_positions": [], "start_positions": [],
+    batch = collate_passages([{"input_ids": [101, 7, 102], "question_positions": [], "start_positions": [],
                       "end_positions": []}])
     with pytest.warns(UserWarning, match="trainer"):  # self.log without a trainer
         loss = module.training_step(batch, 0)
@@ -413,12 +413,14 @@ def test_configs_match_the_classes():
 
     conf = Path(__file__).parent.parent / "conf"
     data = OmegaConf.load(conf / "data" / "text.yaml")
-    parameters = set(inspect.signature(PretrainDataModule.__init__).parameters) - {"self"}
+    # objective: task.objective, its one key, which run.py passes to both
+    parameters = set(inspect.signature(PretrainDataModule.__init__).parameters) - {"self", "objective"}
     assert set(data) - {"_target_"} == parameters
     assert data._target_ == "splinter.pretraining.datamodule.PretrainDataModule"
     task = OmegaConf.load(conf / "task" / "pretrain.yaml")
-    parameters = set(inspect.signature(PretrainModule.__init__).parameters) - {"self"}
+    parameters = set(inspect.signature(PretrainModule.__init__).parameters) - {"self", "objective"}
     assert set(task.module) - {"_target_"} == parameters
+    assert task.objective == "rss"
     assert task.module.eps == 1e-6 and task.module.lr == 1e-4 and task.module.warmup_steps is None
     assert round(task.module.warmup_ratio * task.max_steps) == 10000  # the paper's warm-up at its length
     assert task.run == "splinter.pretraining.run.run"
@@ -625,3 +627,12 @@ def test_a_diverging_pretraining_run_stops_with_one_line_and_no_results(tmp_path
         run(cfg)
     assert not (tmp_path / "results.json").exists()
     assert not (tmp_path / "checkpoints" / "interrupted.ckpt").exists()
+
+
+def test_a_tokenizer_given_as_a_path_is_loaded(tmp_path):
+    """Before: only a `str` was loaded; a Path stayed a Path and the first tokenisation failed with an
+    AttributeError."""
+    from splinter.model.minilm import minilm_model_dir
+
+    module = PretrainDataModule(str(SAMPLE), Path(minilm_model_dir()), max_seq_length=64, cache_dir=str(tmp_path))
+    assert module.tokenizer.token_to_id("[SEP]") == 102

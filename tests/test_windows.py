@@ -208,6 +208,9 @@ def test_defaults_are_the_papers():
         ({"max_query_length": 2}, "config key 'settings.max_query_length': must be >= 3 (question + "
                                   "[QUESTION] .), got 2"),
         ({"doc_stride": 0}, "config key 'settings.doc_stride': must be >= 1, got 0"),
+        # before: a TypeError traceback from comparing a string with a number
+        ({"max_seq_length": "384"}, "config key 'settings.max_seq_length': must be an integer, got '384'"),
+        ({"doc_stride": 1.5}, "config key 'settings.doc_stride': must be an integer, got 1.5"),
     ],
 )
 def test_settings_from_a_callers_keys_name_the_callers_full_key(values, message):

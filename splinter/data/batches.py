@@ -1,4 +1,5 @@
-"""Windows → batches: dynamic padding (`collate`, `Collator`).
+"""Rows → batches: dynamic padding (`pad_columns`, the one padding rule; `collate`, `Collator` for QA
+windows; pretraining's `collate_passages` pads its rows with `pad_columns` too).
 
 Padding to the longest window of the batch (rounded up to a multiple of 8 for tensor cores) instead of
 to max_seq_length saves most of the compute on short SQuAD contexts; grouping windows of similar length
@@ -50,14 +51,8 @@ def collate(
     """
     if not features:
         raise ValueError("cannot collate an empty list of windows")
-    lengths = [len(f["input_ids"]) for f in features]
-    length = max(lengths)
-    if pad_to_multiple_of:
-        length = math.ceil(length / pad_to_multiple_of) * pad_to_multiple_of
-    batch: dict[str, torch.Tensor] = {}
-    for name in _PADDED:
-        pad = pad_token_id if name == "input_ids" else 0
-        batch[name] = _pad([f[name] for f in features], length, pad)
+    pads = {name: pad_token_id if name == "input_ids" else 0 for name in _PADDED}
+    batch = pad_columns(features, pads, pad_to_multiple_of)
     batch["question_positions"] = torch.tensor([[f["question_position"]] for f in features], dtype=torch.long)
     first = features[0]
     for column in first:
@@ -67,8 +62,20 @@ def collate(
     return batch
 
 
+def pad_columns(rows: Sequence[dict], pads: dict[str, int], pad_to_multiple_of: int | None = None,
+                min_length: int = 0) -> dict[str, torch.Tensor]:
+    """The columns `pads` names (column → pad value) of `rows` as [B, L] long tensors, every column padded
+    to one length L: the longest of them in any row, at least `min_length`, rounded up to a multiple of
+    `pad_to_multiple_of` (when set)."""
+    length = max(min_length, *(len(row[name]) for row in rows for name in pads))
+    if pad_to_multiple_of:
+        length = math.ceil(length / pad_to_multiple_of) * pad_to_multiple_of
+    return {name: _pad([row[name] for row in rows], length, pad) for name, pad in pads.items()}
+
+
 def _pad(rows: list[Sequence[int]], length: int, value: int) -> torch.Tensor:
     out = torch.full((len(rows), length), value, dtype=torch.long)
     for i, row in enumerate(rows):
-        out[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+        if len(row):
+            out[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
     return out

@@ -98,11 +98,13 @@ class QADataModule(pl.LightningDataModule):
         verbose: bool = True,
     ):
         super().__init__()
+        if isinstance(tokenizer, os.PathLike):  # a path is a name like any other (a str in the hparams)
+            tokenizer = os.fspath(tokenizer)
         self.save_hyperparameters(ignore=[] if isinstance(tokenizer, str) else ["tokenizer"])
         from splinter.data.windows import WindowSettings
 
         self._tokenizer_arg = tokenizer
-        self._tokenizer: Tokenizer | None = None if isinstance(tokenizer, (str, os.PathLike)) else tokenizer
+        self._tokenizer: Tokenizer | None = None if isinstance(tokenizer, str) else tokenizer
         self.dataset = dataset
         self.root = str(default_data_root() if root is None else root)
         # the evaluation set's name for results.json: eval_set when given, else the training dataset's

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 
 import numpy as np
 from datasets import Dataset, Features, List, Value
@@ -74,22 +74,26 @@ class WindowSettings:
     zero_token_type_ids: bool = True
     hide_sep: bool = True
 
-    def __post_init__(self) -> None:
-        check_window_lengths(self.max_seq_length, self.doc_stride, self.max_query_length)
+    # The key the error names is `key_prefix` + field (data.max_seq_length, settings.doc_stride)
+    key_prefix: InitVar[str] = ""
+
+    def __post_init__(self, key_prefix: str) -> None:
+        check_window_lengths(self.max_seq_length, self.doc_stride, self.max_query_length, key_prefix)
 
     @classmethod
     def from_keys(cls, key_prefix: str, **values) -> WindowSettings:
         """Settings from a caller's config group: an error names the caller's full key, `key_prefix` +
         field (data.max_seq_length, settings.doc_stride). Absent fields take the defaults."""
-        lengths = {name: values.get(name, getattr(cls, name)) for name in ("max_seq_length", "doc_stride",
-                                                                           "max_query_length")}
-        check_window_lengths(**lengths, key_prefix=key_prefix)
-        return cls(**values)
+        return cls(**values, key_prefix=key_prefix)
 
 
 def check_window_lengths(max_seq_length: int, doc_stride: int, max_query_length: int, key_prefix: str = "") -> None:
-    """ConfigError for lengths no window can hold; `key_prefix` + field is the key the message names."""
+    """ConfigError for lengths no window can hold; `key_prefix` + field is the key the message names.
+    The window lengths' one rule: config_checks (before a run writes anything) and WindowSettings call it."""
     seq, stride, query = (f"{key_prefix}{name}" for name in ("max_seq_length", "doc_stride", "max_query_length"))
+    for key, value in ((seq, max_seq_length), (stride, doc_stride), (query, max_query_length)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"must be an integer, got {value!r}")
     if max_query_length < 3:
         raise ConfigError(query, f"must be >= 3 (question + [QUESTION] .), got {max_query_length}")
     # [CLS] + question part + [SEP] + >= 1 context token + [SEP]

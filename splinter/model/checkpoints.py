@@ -26,9 +26,9 @@ import torch
 from safetensors.torch import load_file, save
 from torch import nn
 
-from splinter.errors import CheckpointError
+from splinter.errors import CheckpointError, one_line
 from splinter.files import atomic_write, load_torch_file
-from splinter.hub import one_line, resolve_directory
+from splinter.hub import resolve_directory
 from splinter.model.bert import ENCODER_KEY_PREFIXES, bert_state_dict_to_splinter
 from splinter.model.config import SplinterConfig, read_config_dict
 from splinter.model.roberta import (

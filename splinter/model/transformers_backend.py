@@ -28,9 +28,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from splinter.errors import CheckpointError, ConfigError
+from splinter.errors import CheckpointError, ConfigError, one_line
 from splinter.files import atomic_path, write_text
-from splinter.hub import one_line
 from splinter.model.config import SplinterConfig
 from splinter.model.encoder import SplinterModelOutput
 from splinter.model.qa import SplinterForQuestionAnswering

@@ -25,7 +25,7 @@ Resuming mid-epoch (splinter.run.resume) is exact in both modes: map-style rows 
 checkpoint already trained on; a stream's `SkippableStreamLoader` reads them again and drops them
 (`resume_stream`). The masks need nothing restored: they are fixed per passage.
 
-Batches (`collate`): `input_ids`, `attention_mask`, `token_type_ids` (all 0: one segment) [B, L] padded
+Batches (`collate_passages`): `input_ids`, `attention_mask`, `token_type_ids` (all 0: one segment) [B, L] padded
 to the longest row (optionally a multiple of `pad_to_multiple_of`); `question_positions`,
 `start_positions`, `end_positions` [B, Q] padded with 0 to the row with most questions (Q ≥ 1);
 position 0 is `[CLS]`, never a question, and the model's loss ignores label 0. MLM batches have
@@ -35,12 +35,14 @@ position 0 is `[CLS]`, never a question, and the model's loss ignores label 0. M
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
+from splinter.data.batches import pad_columns
 from splinter.data.samplers import EpochShuffleSampler, RankShare, SkippableStreamLoader
 from splinter.errors import ConfigError, SplinterError
 from splinter.pretraining.corpus import count_empty_records, pack_documents, read_documents, resolve_sources
@@ -52,38 +54,28 @@ log = logging.getLogger(__name__)
 QUESTION_COLUMNS = ("question_positions", "start_positions", "end_positions")
 
 
-def collate(
+def collate_passages(
     rows: Sequence[dict],
     pad_id: int = 0,
     pad_to_multiple_of: int | None = None,
     label_padding: dict[str, int] | None = None,
 ) -> dict:
-    """Pad a list of pretraining rows into a batch of tensors (see the module docstring).
+    """Pad a list of pretraining rows into a batch of tensors (see the module docstring) with the QA
+    windows' padding rule (`splinter.data.batches.pad_columns`).
     `label_padding`: the objective's label columns and their pad values (default: recurring spans')."""
     if label_padding is None:
         label_padding = dict.fromkeys(QUESTION_COLUMNS, 0)
-    length = max(len(r["input_ids"]) for r in rows)
-    if pad_to_multiple_of:
-        length = -(-length // pad_to_multiple_of) * pad_to_multiple_of
-    first = next(iter(label_padding))  # the label columns of a row all have its number of targets
-    labelled = max(1, max(len(r[first]) for r in rows))
-    batch_size = len(rows)
-    input_ids = torch.full((batch_size, length), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((batch_size, length), dtype=torch.long)
-    out = {name: torch.full((batch_size, labelled), pad, dtype=torch.long) for name, pad in label_padding.items()}
-    for i, row in enumerate(rows):
-        ids = torch.as_tensor(row["input_ids"], dtype=torch.long)
-        input_ids[i, : len(ids)] = ids
-        attention_mask[i, : len(ids)] = 1
-        for name in label_padding:
-            values = row[name]
-            if len(values):
-                out[name][i, : len(values)] = torch.as_tensor(values, dtype=torch.long)
+    batch = pad_columns(rows, {"input_ids": pad_id}, pad_to_multiple_of)
+    input_ids = batch["input_ids"]
+    lengths = torch.tensor([len(r["input_ids"]) for r in rows], dtype=torch.long)
+    attention_mask = (torch.arange(input_ids.shape[1]) < lengths[:, None]).long()
+    # the label columns of a row all have its number of targets; at least one column, all padding
+    labels = pad_columns(rows, label_padding, min_length=1)
     return {
         "input_ids": input_ids,
         "attention_mask": attention_mask,
         "token_type_ids": torch.zeros_like(input_ids),
-        **out,
+        **labels,
     }
 
 
@@ -122,7 +114,7 @@ class PretrainCollator:
         carried = [row for row in rows if isinstance(row, CarriedError)]
         if carried:
             return carried[0]
-        return collate(rows, self.pad_id, self.pad_to_multiple_of, self.label_padding)
+        return collate_passages(rows, self.pad_id, self.pad_to_multiple_of, self.label_padding)
 
 
 def _has_questions_batch(question_positions: list) -> list[bool]:
@@ -180,7 +172,7 @@ class PretrainDataModule(pl.LightningDataModule):
         self.files = [str(f) for f in files]
         self.hparams["files"] = list(self.files)  # plain strings: the .ckpt loads with weights_only=True
         resolve_sources(self.files)  # missing files fail here, before any training is set up
-        if isinstance(tokenizer, str):
+        if isinstance(tokenizer, (str, os.PathLike)):
             from splinter.tokenizer import load_tokenizer
 
             tokenizer = load_tokenizer(tokenizer)

@@ -74,10 +74,12 @@ def run(cfg: DictConfig) -> dict:
     run = Run.start(cfg, resumable=True, check=_check, writes=(str(statistics_file),) if statistics_file else ())
     tokenizer = load_tokenizer(cfg.model.tokenizer)
     statistics_path = str(run.output_dir / statistics_file) if statistics_file else None
-    datamodule = instantiate_node(cfg.data, tokenizer=tokenizer, statistics_path=statistics_path)
+    # task.objective is the objective's one key: the data's masking and the module's loss both follow it
+    datamodule = instantiate_node(cfg.data, tokenizer=tokenizer, statistics_path=statistics_path,
+                                  objective=cfg.task.objective)
     if not isinstance(datamodule, PretrainDataModule):
         raise ConfigError("data", "task=pretrain needs a text corpus", ["text"])
-    module = instantiate_node(cfg.task.module)
+    module = instantiate_node(cfg.task.module, objective=cfg.task.objective)
     run.check_resume(module, datamodule, int(cfg.task.max_steps))
 
     callbacks = run_callbacks(cfg, run.output_dir, cfg.task.checkpoint_every_n_steps)
@@ -101,7 +103,7 @@ def run(cfg: DictConfig) -> dict:
     loss = trainer.callback_metrics.get("train/loss")
     results = run.finish({
         "task": "pretrain",
-        "objective": cfg.task.get("objective", "rss"),
+        "objective": cfg.task.objective,
         "model_name": cfg.model.name,
         "checkpoint": cfg.model.checkpoint,
         "files": list(datamodule.files),

@@ -43,11 +43,10 @@ def use_run_settings(cfg: DictConfig, settings: dict, source: str, explicit: set
         key = _SETTING_KEYS.get(name)
         if key is None:
             continue
-        given = [k for k in (key, key.replace("decoding.", "task.module.")) if k in explicit]
-        if given:
-            current = OmegaConf.select(cfg, given[0])
+        if key in explicit:
+            current = OmegaConf.select(cfg, key)
             if current != value:
-                differ.append(f"{given[0]}={current} (the run: {value})")
+                differ.append(f"{key}={current} (the run: {value})")
         else:
             OmegaConf.update(cfg, key, value)
     if differ:
@@ -78,7 +77,7 @@ def build_eval_module(cfg: DictConfig, checkpoint: str,
                       saved: TrainingCheckpoint | None = None) -> tuple[QAModule, Tokenizer | None]:
     """The model to evaluate and, when the checkpoint carries one, its tokenizer (`saved`: the .ckpt
     `checkpoint` names, already read)."""
-    decoding = {**cfg.task.module, "compile": cfg.model.get("compile", False)}
+    decoding = {**cfg.decoding, "compile": cfg.model.get("compile", False)}
     if checkpoint.endswith(".ckpt"):
         return load_module_from_ckpt(saved or Path(checkpoint), decoding)
     return QAModule(checkpoint=checkpoint, head_type=cfg.model.head_type,

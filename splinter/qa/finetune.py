@@ -39,6 +39,7 @@ def build_module(cfg: DictConfig):
         head_init=cfg.model.get("head_init"),
         backend=cfg.model.get("backend", "native"),
         compile=cfg.model.get("compile", False),
+        **cfg.decoding,  # max_answer_length, n_best, use_max_context: conf/decoding.yaml, their one home
     )
 
 

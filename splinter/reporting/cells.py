@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from splinter.reporting.runs import CELL_KEYS, FailedJob, Run, Settings, Skipped
+from splinter.reporting.runs import CELL_KEYS, FailedJob, RunResult, Settings, SkippedFile
 
 log = logging.getLogger("splinter.report")
 
@@ -78,7 +78,7 @@ class Stat:
 
 @dataclass
 class Cell:
-    runs: list[Run]
+    runs: list[RunResult]
     failed: list[FailedJob]
 
     def stat(self, metric: str) -> Stat | None:
@@ -94,7 +94,7 @@ class Cell:
         return Stat(statistics.fmean(values), std, len(values), tuple(r.split_seed for r in runs))
 
 
-Job = Run | FailedJob
+Job = RunResult | FailedJob
 Table = dict[tuple[Row, Column], Cell]
 
 
@@ -131,15 +131,15 @@ def row_of(job: Job, keys: Sequence[str]) -> Row:
     return Row(job.model, tuple((key, setting(job.settings, key)) for key in keys), job.selected)
 
 
-def build_table(runs: Sequence[Run], failed: Sequence[FailedJob]) -> tuple[Table, list[Skipped]]:
+def build_table(runs: Sequence[RunResult], failed: Sequence[FailedJob]) -> tuple[Table, list[SkippedFile]]:
     """Cells of every run and placed failed job; the duplicates that were set aside."""
     placed = [f for f in failed if f.placed]
     keys = row_keys([*runs, *placed])
-    by_seed: dict[tuple[Row, Column, int | None], list[Run]] = defaultdict(list)
+    by_seed: dict[tuple[Row, Column, int | None], list[RunResult]] = defaultdict(list)
     for run in runs:
         by_seed[(row_of(run, keys), column_of(run), run.split_seed)].append(run)
     table: Table = {}
-    duplicates: list[Skipped] = []
+    duplicates: list[SkippedFile] = []
     for (row, column, seed), same in sorted(by_seed.items(), key=lambda kv: str(kv[0])):
         same.sort(key=lambda r: (r.mtime, str(r.path)))
         kept = same[-1]
@@ -154,14 +154,14 @@ def build_table(runs: Sequence[Run], failed: Sequence[FailedJob]) -> tuple[Table
                 older.path,
                 why,
             )
-            duplicates.append(Skipped(older.path, f"duplicate of {kept.path} (newer): {why}"))
+            duplicates.append(SkippedFile(older.path, f"duplicate of {kept.path} (newer): {why}"))
         table.setdefault((row, column), Cell([], [])).runs.append(kept)
     for job in placed:
         table.setdefault((row_of(job, keys), column_of(job)), Cell([], [])).failed.append(job)
     return table, duplicates
 
 
-def _why_duplicate(a: Run, b: Run) -> str:
+def _why_duplicate(a: RunResult, b: RunResult) -> str:
     if a.settings.complete and b.settings.complete and a.settings.values == b.settings.values:
         return f"identical resolved configs ({a.settings.source})"
     sources = sorted({s.source or "no config" for s in (a.settings, b.settings)})

@@ -64,7 +64,7 @@ class Settings:
 
 
 @dataclass(frozen=True)
-class Run:
+class RunResult:
     """A finished fine-tuning run (its results.json)."""
 
     model: str
@@ -115,7 +115,7 @@ class FailedJob:
 
 
 @dataclass(frozen=True)
-class Skipped:
+class SkippedFile:
     """A file the report read and did not average in, with the reason shown in the report."""
 
     path: Path
@@ -124,9 +124,9 @@ class Skipped:
 
 @dataclass
 class Sweep:
-    runs: list[Run] = field(default_factory=list)
+    runs: list[RunResult] = field(default_factory=list)
     failed: list[FailedJob] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
 
 
 class NotFineTuning(Exception):
@@ -254,7 +254,7 @@ def out_of_domain(dataset: str, eval_dataset) -> str | None:
     return eval_dataset
 
 
-def load_run(path: Path) -> Run:
+def load_run(path: Path) -> RunResult:
     """One results.json; NotFineTuning for other kinds of runs, DataError for an invalid file."""
     data = _read_json(path, "results")
     task = data.get("task")
@@ -272,7 +272,7 @@ def load_run(path: Path) -> Run:
         # no config beside it: what results.json itself records is all that tells runs apart
         recorded = {"seed": "seed", "model.checkpoint": "checkpoint"}  # config key → results.json key
         settings = Settings({key: _text(data[name]) for key, name in recorded.items() if name in data})
-    return Run(
+    return RunResult(
         model=_as_str(path, data, "model_name"),
         dataset=dataset,
         eval_dataset=out_of_domain(dataset, data.get("eval_dataset")),
@@ -330,7 +330,7 @@ def load_failed(path: Path) -> FailedJob:
     )
 
 
-def _job_files(root: Path, skipped: list[Skipped]) -> list[Path]:
+def _job_files(root: Path, skipped: list[SkippedFile]) -> list[Path]:
     """Every results.json and error.json below `root`, through symlinked directories too (a sweep may
     link in jobs kept elsewhere). Each real directory is read once: a link back up the tree (a loop) or
     to a directory already read is listed in `skipped`, never followed again nor dropped silently."""
@@ -343,7 +343,7 @@ def _job_files(root: Path, skipped: list[Skipped]) -> list[Path]:
             real = os.path.realpath(path)
             if real in seen:
                 why = f"the same directory as one already read ({real}): read once"
-                skipped.append(Skipped(path, why))
+                skipped.append(SkippedFile(path, why))
                 log.warning("skipping %s: %s", path, why)
                 continue
             seen.add(real)
@@ -376,12 +376,12 @@ def read_sweep(root: Path, skip_invalid: bool = False) -> Sweep:
                 sweep.failed.append(load_failed(path))
         except NotFineTuning as why:
             log.warning("skipping %s: %s", path, why)
-            sweep.skipped.append(Skipped(path, str(why)))
+            sweep.skipped.append(SkippedFile(path, str(why)))
         except DataError as err:
             if not skip_invalid:
                 raise
             log.warning("skipping %s", err)
-            sweep.skipped.append(Skipped(path, f"invalid: {str(err).removeprefix(f'{path}: ')}"))
+            sweep.skipped.append(SkippedFile(path, f"invalid: {str(err).removeprefix(f'{path}: ')}"))
     if not sweep.runs and not sweep.failed:
         raise SplinterError(
             f"{root}: no fine-tuning {RESULTS_FILE} found ({len(sweep.skipped)} skipped: "

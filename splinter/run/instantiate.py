@@ -6,8 +6,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from splinter.errors import ConfigError, SplinterError
-from splinter.hub import one_line
+from splinter.errors import ConfigError, SplinterError, one_line
 
 
 def instantiate_node(node, **kwargs):

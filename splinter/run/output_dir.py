@@ -147,14 +147,15 @@ def _directory_checkpoint(output_dir: Path) -> Path:
     )
 
 
-def _hydra():
+def hydra_config():
+    """This Hydra job's config (`hydra.*`), or None outside a Hydra run."""
     from hydra.core.hydra_config import HydraConfig
 
     return HydraConfig.get() if HydraConfig.initialized() else None
 
 
 def _in_sweep() -> bool:
-    hydra = _hydra()
+    hydra = hydra_config()
     return hydra is not None and str(hydra.mode) == "RunMode.MULTIRUN"
 
 
@@ -177,7 +178,7 @@ def _same_job(output_dir: Path) -> bool:
         earlier = OmegaConf.to_container(OmegaConf.load(recorded))
     except Exception:  # noqa: BLE001 - absent or unreadable: not known to be the same job
         return False
-    return isinstance(earlier, list) and _job_overrides(earlier) == _job_overrides(_hydra().overrides.task)
+    return isinstance(earlier, list) and _job_overrides(earlier) == _job_overrides(hydra_config().overrides.task)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -327,7 +328,7 @@ def discard_if_unused(output_dir: Path, log_file: str | None) -> bool:
 
 def resume_command(output_dir: Path) -> str:
     """The command line that continues this run from its interrupted.ckpt."""
-    hydra = _hydra()
+    hydra = hydra_config()
     if hydra is None:  # called from Python, not through train.py
         return f"ckpt_path={output_dir / CHECKPOINTS / INTERRUPTED}"
     keep = [o for o in hydra.overrides.task if o.split("=", 1)[0].lstrip("+~") not in ("resume", "ckpt_path")]
