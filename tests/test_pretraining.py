@@ -418,7 +418,7 @@ def test_configs_match_the_classes():
     assert set(data) - {"_target_"} == parameters
     assert data._target_ == "splinter.pretraining.datamodule.PretrainDataModule"
     task = OmegaConf.load(conf / "task" / "pretrain.yaml")
-    parameters = set(inspect.signature(PretrainModule.__init__).parameters) - {"self"}
+    parameters = set(inspect.signature(PretrainModule.__init__).parameters) - {"self", "model"}  # run builds it
     assert set(task.module) - {"_target_"} == parameters
     assert task.module.eps == 1e-6 and task.module.lr == 1e-4 and task.module.warmup_steps is None
     assert round(task.module.warmup_ratio * task.max_steps) == 10000  # the paper's warm-up at its length
