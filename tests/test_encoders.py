@@ -546,3 +546,24 @@ def test_paper_baselines_sweep_runs_every_model_into_its_own_report_row(roberta_
     rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
     for model in models:
         assert rows.count(model) == 2  # one row in the EM table, one in the F1 table
+
+
+def test_roberta_inputs_are_padded_with_pad_not_bos(roberta_dir):
+    """issue 20: the answerer and the pretraining data took the pad id from token_to_id("[PAD]") with a
+    fallback of 0, which is <s> for RoBERTa; evaluation pads with <pad> (special_token_ids().pad)."""
+    from splinter.inference import QuestionAnswerer
+    from splinter.pretraining.datamodule import PretrainDataModule
+
+    tokenizer = load_tokenizer(roberta_dir)
+    pad = tokenizer.token_to_id("<pad>")
+    assert pad == 1 and tokenizer.token_to_id("<s>") == 0
+    model = SplinterForQuestionAnswering.from_pretrained(roberta_dir)
+    answerer = QuestionAnswerer(model, tokenizer, windows=WindowSettings(max_seq_length=128, doc_stride=64,
+                                                                         max_query_length=32))
+    rows = [{"input_ids": [0, 5, 2], "token_type_ids": [0, 0, 0], "attention_mask": [1, 1, 1],
+             "question_position": 1},
+            {"input_ids": [0, 5, 6, 7, 2], "token_type_ids": [0] * 5, "attention_mask": [1] * 5,
+             "question_position": 1}]
+    assert answerer.collator(rows)["input_ids"][0].tolist() == [0, 5, 2, pad, pad, pad, pad, pad]
+    sample = Path(__file__).parent / "fixtures" / "pretrain" / "sample.txt"
+    assert PretrainDataModule(str(sample), tokenizer).pad_id == pad
