@@ -253,12 +253,13 @@ def eval_ours(p: dict) -> dict:
     import pytorch_lightning as pl
 
     from splinter.data.datamodule import QADataModule
+    from splinter.model.factory import load_model
     from splinter.qa.module import EVALUATION_RESULT, QAModule
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     device = Device(p["device"], p.get("threads"))
-    module = QAModule(checkpoint=p["model_dir"])
+    module = QAModule(load_model(p["model_dir"], head_type="qass"))
     timer = _ForwardTimer(module.model, device)
     dm = QADataModule(tokenizer=p["tokenizer"], root=str(DATA), eval_file=str(DEV_FILE),
                       max_eval_examples=p["questions"], eval_batch_size=p["batch_size"],

@@ -46,6 +46,7 @@ def main() -> None:
 
     from bench.measure import DATA, DEV_FILE, TOKENIZER, Device, _ForwardTimer, now
     from splinter.data.datamodule import QADataModule
+    from splinter.model.factory import load_model
     from splinter.qa.module import EVALUATION_RESULT, QAModule
 
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
@@ -56,7 +57,7 @@ def main() -> None:
 
     start = now(device)
     shape = BASE if args.model == "base" else TINY
-    module = QAModule(model_config={**shape, "vocab_size": 30522}, compile=args.compile)
+    module = QAModule(load_model(config={**shape, "vocab_size": 30522}), compile=args.compile)
     module.model.to(device.torch)
     seconds["load"] = now(device) - start
 

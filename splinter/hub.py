@@ -23,7 +23,6 @@ import os
 from pathlib import Path
 
 from splinter.errors import CheckpointError, one_line
-from splinter.model.minilm import MINILM_NAME, minilm_model_dir
 
 # Names ending like this are data files (the readers' and the corpus' formats), never Hub ids.
 DATA_FILE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".gz", ".txt", ".text")
@@ -108,11 +107,10 @@ def resolve_directory(name: str | Path, *, what: str, files: list[str], local_hi
     """The local directory `name` stands for; a Hub id is downloaded (only `files`, by pattern).
 
     `what` ("checkpoint", "tokenizer") and `local_hint` ("pass a local directory holding ...") make
-    the error messages specific to the caller.
+    the error messages specific to the caller. Registered model names ("minilm") are the caller's to
+    resolve first (splinter.model.registry): this module knows nothing about models.
     """
     name = str(name)
-    if name == MINILM_NAME:
-        return minilm_model_dir()
     path = local_path(name)
     if path.is_dir():
         return path

@@ -38,10 +38,11 @@ from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.windows import WindowSettings, windows_from_columns
 from splinter.errors import CheckpointError, ConfigError, SplinterError
 from splinter.memory import release_freed_memory
+from splinter.model.factory import load_model
 from splinter.model.qa import SplinterForQuestionAnswering
-from splinter.qa.checkpoint import TrainingCheckpoint, read_training_checkpoint
+from splinter.model.training_checkpoint import TrainingCheckpoint, read_training_checkpoint
 from splinter.spans import SpanCandidates, best_predictions, top_spans
-from splinter.tokenizer import check_fits_model, load_tokenizer
+from splinter.tokenizer import check_fits_model, load_tokenizer, special_token_ids
 
 __all__ = ["DecodingSettings", "InputError", "QuestionAnswerer", "Skipped"]
 
@@ -138,8 +139,8 @@ class QuestionAnswerer:
         self.tokenizer = tokenizer
         self.decoding = decoding or DecodingSettings()
         self.batch_size, self.chunk_size = batch_size, chunk_size
-        pad_id = tokenizer.token_to_id("[PAD]")
-        self.collator = Collator(pad_to_multiple_of=pad_to_multiple_of, pad_token_id=0 if pad_id is None else pad_id)
+        # [PAD] (BERT) or <pad> (RoBERTa), as evaluation pads
+        self.collator = Collator(pad_to_multiple_of=pad_to_multiple_of, pad_token_id=special_token_ids(tokenizer).pad)
         self.settings_source = "defaults"
 
     # ------------------------------------------------------------------------------------- loading
@@ -171,7 +172,7 @@ class QuestionAnswerer:
         if name.endswith(".ckpt"):
             model, saved_tokenizer, saved, source = _load_lightning_checkpoint(Path(name))
         else:
-            model = SplinterForQuestionAnswering.from_pretrained(name)
+            model = load_model(name)  # head_type None: the checkpoint's head
             saved_tokenizer, (saved, source) = None, run_config_settings(Path(name))
         if isinstance(tokenizer, Tokenizer):
             saved_tokenizer = tokenizer
@@ -462,7 +463,7 @@ def _dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype
 def _load_lightning_checkpoint(path: Path):
     """Model, tokenizer (or None) and saved settings from a train.py `.ckpt`."""
     saved = read_training_checkpoint(path)
-    return (saved.build_model(), saved.tokenizer, *checkpoint_settings(saved))
+    return (load_model(saved), saved.tokenizer, *checkpoint_settings(saved))
 
 
 def checkpoint_settings(saved: TrainingCheckpoint) -> tuple[dict, str]:

@@ -209,7 +209,10 @@ def save_tokenizer_files(tokenizer: Tokenizer, directory: str | Path) -> None:
 
 
 def _resolve_directory(name: str) -> Path:
-    return resolve_directory(
+    # A registered model name ("minilm") carries its tokenizer files in its checkpoint directory.
+    from splinter.model.registry import alias_directory
+
+    return alias_directory(name) or resolve_directory(
         name,
         what="tokenizer",
         files=_TOKENIZER_FILES,

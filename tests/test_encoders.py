@@ -22,7 +22,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from splinter import SplinterConfig, SplinterForQuestionAnswering, SplinterModel
 from splinter.data.windows import WindowSettings, build_windows
 from splinter.errors import ConfigError
-from splinter.qa.module import build_qa_model
+from splinter.model.factory import load_model
 from splinter.tokenizer import QUESTION_TOKEN, load_tokenizer, save_tokenizer_files, special_token_ids
 
 # transformers is the reference for every parity test here, and the transformers backend needs it.
@@ -419,13 +419,13 @@ def test_transformers_backend_fine_tunes_and_evaluates(auto_encoder_dir, tmp_pat
 def test_transformers_backend_errors_are_one_line(monkeypatch):
     with pytest.raises(ConfigError, match=r"^config key 'model.backend': unknown backend 'jax' "
                                           r"\(valid: native, transformers\)$"):
-        build_qa_model("minilm", backend="jax")
+        load_model("minilm", backend="jax")
     with pytest.raises(ConfigError, match=r"^config key 'model.checkpoint': model.backend=transformers needs"):
-        build_qa_model(None, backend="transformers")
+        load_model(None, backend="transformers")
     monkeypatch.setitem(sys.modules, "transformers", None)  # as if not installed
     with pytest.raises(ConfigError, match=r"^config key 'model.backend': 'transformers' needs the transformers "
                                           r"package, which is not installed: pip install -e \"\.\[hf\]\"$"):
-        build_qa_model("some/encoder", backend="transformers")
+        load_model("some/encoder", backend="transformers")
 
 
 def test_a_checkpoint_with_its_own_code_never_runs_it_whatever_stdin_says(tmp_path):
@@ -459,7 +459,7 @@ def test_a_checkpoint_with_its_own_code_never_runs_it_whatever_stdin_says(tmp_pa
         f"error: model.backend=transformers: {str(checkpoint)!r} needs its own Python code (config.json "
         "auto_map), which is never run; only architectures transformers ships load")
     with pytest.raises(ConfigError, match=r"^config key 'model.config.trust_remote_code': a checkpoint's own"):
-        build_qa_model(str(checkpoint), {"trust_remote_code": True}, backend="transformers")
+        load_model(str(checkpoint), config={"trust_remote_code": True}, backend="transformers")
     assert not marker.exists()
 
 
@@ -498,7 +498,7 @@ def test_experiment_paper_uses_the_paper_head_init(tmp_path):
     cfg = compose_config("train", tmp_path, "experiment=paper", "model=tiny", "trainer=cpu")
     assert cfg.model.head_init == "paper"
     assert compose_config("train", tmp_path).model.head_init == "zero"
-    model = build_qa_model(None, dict(TINY), head_init=cfg.model.head_init)
+    model = load_model(None, config=dict(TINY), head_init=cfg.model.head_init)
     assert model.config.head_init == "paper" and model.splinter_qass.start_classifier.weight.any()
 
 
@@ -546,3 +546,24 @@ def test_paper_baselines_sweep_runs_every_model_into_its_own_report_row(roberta_
     rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
     for model in models:
         assert rows.count(model) == 2  # one row in the EM table, one in the F1 table
+
+
+def test_roberta_inputs_are_padded_with_pad_not_bos(roberta_dir):
+    """issue 20: the answerer and the pretraining data took the pad id from token_to_id("[PAD]") with a
+    fallback of 0, which is <s> for RoBERTa; evaluation pads with <pad> (special_token_ids().pad)."""
+    from splinter.inference import QuestionAnswerer
+    from splinter.pretraining.datamodule import PretrainDataModule
+
+    tokenizer = load_tokenizer(roberta_dir)
+    pad = tokenizer.token_to_id("<pad>")
+    assert pad == 1 and tokenizer.token_to_id("<s>") == 0
+    model = SplinterForQuestionAnswering.from_pretrained(roberta_dir)
+    answerer = QuestionAnswerer(model, tokenizer, windows=WindowSettings(max_seq_length=128, doc_stride=64,
+                                                                         max_query_length=32))
+    rows = [{"input_ids": [0, 5, 2], "token_type_ids": [0, 0, 0], "attention_mask": [1, 1, 1],
+             "question_position": 1},
+            {"input_ids": [0, 5, 6, 7, 2], "token_type_ids": [0] * 5, "attention_mask": [1] * 5,
+             "question_position": 1}]
+    assert answerer.collator(rows)["input_ids"][0].tolist() == [0, 5, 2, pad, pad, pad, pad, pad]
+    sample = Path(__file__).parent / "fixtures" / "pretrain" / "sample.txt"
+    assert PretrainDataModule(str(sample), tokenizer).pad_id == pad

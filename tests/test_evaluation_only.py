@@ -12,6 +12,7 @@ from run_helpers import FIXTURE_ROOT
 
 from splinter.data import windows as windows_module
 from splinter.data.datamodule import QADataModule
+from splinter.model.factory import load_model
 from splinter.qa import module as qa_module
 from splinter.qa.finetune import evaluate
 from splinter.qa.module import QAModule, without_onednn
@@ -35,7 +36,7 @@ def datamodule(tokenizer, cache_dir, **kw) -> QADataModule:
 
 def tiny_module() -> QAModule:
     torch.manual_seed(0)
-    return QAModule(checkpoint=None, model_config=TINY_MODEL)
+    return QAModule(load_model(config=TINY_MODEL))
 
 
 def make_trainer(**kw) -> pl.Trainer:

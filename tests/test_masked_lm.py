@@ -12,6 +12,7 @@ import pytorch_lightning as pl
 import torch
 
 from splinter.errors import ConfigError
+from splinter.model.factory import load_model
 from splinter.pretraining.datamodule import PretrainDataModule, collate_passages
 from splinter.pretraining.masked_lm import MaskingVocabulary, mask_passages_mlm, mask_tokens
 from splinter.pretraining.module import PretrainModule
@@ -167,9 +168,9 @@ def test_unknown_or_mismatched_objective_is_a_config_error(tokenizer, tmp_path):
     with pytest.raises(ConfigError, match=r"^config key 'task.objective': unknown objective 'clm' \(valid: rss, mlm\)$"):
         PretrainDataModule(str(SAMPLE), tokenizer, objective="clm")
     with pytest.raises(ConfigError, match="task.objective"):
-        PretrainModule(config=TINY, objective="clm")
+        load_model(config=TINY, objective="clm")
     dm = make_datamodule(tokenizer, str(tmp_path / "cache"))  # masked for MLM
-    module = PretrainModule(config=TINY)  # trains recurring spans
+    module = PretrainModule(load_model(config=TINY, objective="rss"))  # trains recurring spans
     trainer = pl.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, default_root_dir=str(tmp_path))
     with pytest.raises(ConfigError, match="the data are masked for 'mlm' but the model trains 'rss'"):
@@ -181,7 +182,7 @@ def test_mlm_steps_reduce_the_loss_and_all_ignored_gives_zero(tokenizer, tmp_pat
     dm = make_datamodule(tokenizer, str(tmp_path / "cache"))
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
-    module = PretrainModule(config=TINY, lr=3e-3, warmup_steps=0, objective="mlm")
+    module = PretrainModule(load_model(config=TINY, objective="mlm"), lr=3e-3, warmup_steps=0, objective="mlm")
 
     def loss() -> float:
         module.eval()
@@ -200,7 +201,7 @@ def test_mlm_steps_reduce_the_loss_and_all_ignored_gives_zero(tokenizer, tmp_pat
     empty = collate_passages([{"input_ids": [101, 7, 102], "masked_positions": [], "masked_labels": []}],
                     label_padding=OBJECTIVES["mlm"].label_padding)
     with pytest.warns(UserWarning, match="trainer"):  # self.log without a trainer
-        zero = PretrainModule(config=TINY, objective="mlm").training_step(empty, 0)
+        zero = PretrainModule(load_model(config=TINY, objective="mlm"), objective="mlm").training_step(empty, 0)
     assert torch.isfinite(zero) and zero.item() == 0.0
 
 

@@ -12,6 +12,7 @@ import pytorch_lightning as pl
 import torch
 
 from splinter.errors import ConfigError, DataError
+from splinter.model.factory import load_model
 from splinter.pretraining.corpus import PassagePacker, load_passages, read_documents
 from splinter.pretraining.datamodule import PretrainDataModule, collate_passages
 from splinter.pretraining.module import PretrainModule
@@ -266,7 +267,7 @@ def test_a_few_steps_reduce_the_loss(tokenizer, cache, tmp_path):
     dm = make_datamodule(tokenizer, cache, max_seq_length=64, batch_size=8)
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
-    module = PretrainModule(config=TINY, lr=3e-3, warmup_steps=0)
+    module = PretrainModule(load_model(config=TINY, objective="rss"), lr=3e-3, warmup_steps=0)
     before = fixed_batch_loss(module, batch)
     trainer = fit(module, dm, steps=15, tmp_path=tmp_path)
     assert module.training  # fit switched the model back to training mode (dropout)
@@ -279,7 +280,7 @@ def test_a_few_steps_reduce_the_loss(tokenizer, cache, tmp_path):
 
 def test_schedule_and_optimizer_groups(tokenizer, cache, tmp_path):
     dm = make_datamodule(tokenizer, cache, max_seq_length=64, batch_size=8)
-    module = PretrainModule(config=TINY, lr=1e-3, warmup_ratio=0.5)
+    module = PretrainModule(load_model(config=TINY, objective="rss"), lr=1e-3, warmup_ratio=0.5)
     trainer = fit(module, dm, steps=4, tmp_path=tmp_path)
     assert module.schedule_steps() == (2, 4)
     optimizer = trainer.optimizers[0]
@@ -304,7 +305,7 @@ def test_a_short_run_with_the_default_warmup_reaches_its_peak_lr_and_learns(toke
     dm = make_datamodule(tokenizer, cache, max_seq_length=64, batch_size=8)
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
-    module = PretrainModule(config=TINY, lr=1e-3)  # the default warm-up, as conf/task/pretrain.yaml
+    module = PretrainModule(load_model(config=TINY, objective="rss"), lr=1e-3)  # the default warm-up, as conf/task/pretrain.yaml
     before = fixed_batch_loss(module, batch)
     lrs = LearningRates()
     trainer = pl.Trainer(
@@ -319,16 +320,16 @@ def test_a_short_run_with_the_default_warmup_reaches_its_peak_lr_and_learns(toke
 
 def test_an_absolute_warmup_longer_than_the_run_is_refused(tokenizer, cache, tmp_path):
     dm = make_datamodule(tokenizer, cache, max_seq_length=64, batch_size=8)
-    module = PretrainModule(config=TINY, warmup_steps=50)
+    module = PretrainModule(load_model(config=TINY, objective="rss"), warmup_steps=50)
     with pytest.raises(ConfigError, match=r"'task.module.warmup_steps': a warm-up of 50 steps is longer than "
                                           r"the run \(4 steps\)"):
         fit(module, dm, steps=4, tmp_path=tmp_path)
     with pytest.raises(ConfigError, match="task.module.warmup_ratio"):
-        PretrainModule(config=TINY, warmup_ratio=None)  # and no warmup_steps: no schedule at all
+        PretrainModule(load_model(config=TINY, objective="rss"), warmup_ratio=None)  # and no warmup_steps: no schedule at all
 
 
 def test_zero_question_batch_gives_zero_loss():
-    module = PretrainModule(config=TINY)
+    module = PretrainModule(load_model(config=TINY, objective="rss"))
     batch = collate_passages([{"input_ids": [101, 7, 102], "question_positions": [], "start_positions": [],
                       "end_positions": []}])
     with pytest.warns(UserWarning, match="trainer"):  # self.log without a trainer
@@ -338,7 +339,7 @@ def test_zero_question_batch_gives_zero_loss():
 
 def test_tokenizer_model_mismatch_is_a_config_error(tokenizer, cache, tmp_path):
     dm = make_datamodule(tokenizer, cache, max_seq_length=64)
-    module = PretrainModule(config={**TINY, "vocab_size": 1000})
+    module = PretrainModule(load_model(config={**TINY, "vocab_size": 1000}, objective="rss"))
     with pytest.raises(ConfigError, match="vocab_size"):
         fit(module, dm, steps=1, tmp_path=tmp_path)
 
@@ -347,7 +348,7 @@ def test_checkpoint_loads_for_fine_tuning_and_continued_pretraining(tokenizer, t
     from splinter.model.qa import SplinterForPreTraining, SplinterForQuestionAnswering
 
     pl.seed_everything(1, verbose=False)
-    module = PretrainModule(config=TINY)
+    module = PretrainModule(load_model(config=TINY, objective="rss"))
     out = tmp_path / "pretrained"
     module.save_pretrained(str(out), tokenizer=tokenizer)
     qa = SplinterForQuestionAnswering.from_pretrained(str(out))
@@ -357,7 +358,7 @@ def test_checkpoint_loads_for_fine_tuning_and_continued_pretraining(tokenizer, t
     assert all(torch.equal(loaded[k], trained[k]) for k in trained)
     assert load_tokenizer(str(out)).token_to_id("[QUESTION]") == 104
     # the same directory continues pretraining
-    again = PretrainModule(model_name_or_path=str(out))
+    again = PretrainModule(load_model(str(out), objective="rss"))
     assert isinstance(again.model, SplinterForPreTraining) and again.model.training  # dropout on
     assert torch.equal(again.model.state_dict()["splinter_qass.start_classifier.weight"],
                        trained["splinter_qass.start_classifier.weight"])
@@ -418,7 +419,7 @@ def test_configs_match_the_classes():
     assert set(data) - {"_target_"} == parameters
     assert data._target_ == "splinter.pretraining.datamodule.PretrainDataModule"
     task = OmegaConf.load(conf / "task" / "pretrain.yaml")
-    parameters = set(inspect.signature(PretrainModule.__init__).parameters) - {"self", "objective"}
+    parameters = set(inspect.signature(PretrainModule.__init__).parameters) - {"self", "model", "objective"}  # run passes them
     assert set(task.module) - {"_target_"} == parameters
     assert task.objective == "rss"
     assert task.module.eps == 1e-6 and task.module.lr == 1e-4 and task.module.warmup_steps is None

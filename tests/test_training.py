@@ -221,11 +221,12 @@ def test_model_compile_compiles_the_encoder_in_place_with_the_same_outputs_and_w
     # their keys; traced here with the "eager" backend (the same graph capture, no code generation).
     from tiny_config import TINY
 
+    from splinter.model.factory import load_model
     from splinter.qa.module import QAModule, compile_encoder
 
     torch.manual_seed(0)
-    plain = QAModule(model_config=TINY, compile=False)
-    configured = QAModule(model_config=TINY, compile=True)
+    plain = QAModule(load_model(config=TINY), compile=False)
+    configured = QAModule(load_model(config=TINY), compile=True)
     assert configured.model.splinter.encoder._compiled_call_impl is not None
     assert plain.model.splinter.encoder._compiled_call_impl is None
     assert list(configured.model.state_dict()) == list(plain.model.state_dict())

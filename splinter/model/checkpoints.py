@@ -3,7 +3,7 @@
 A checkpoint is a directory with config.json and model.safetensors or pytorch_model.bin, in the
 Hugging Face layout, so that transformers and this package read each other's checkpoints. Loading:
 
-1. resolve the name: "minilm" → the MiniLM package, an existing local directory, else a Hub id
+1. resolve the name: a registered name (splinter.model.registry: "minilm" → the MiniLM package), an existing local directory, else a Hub id
    fetched with `huggingface_hub.snapshot_download`;
 2. read config.json (Splinter, BERT or RoBERTa) and build the model, freshly initialised;
 3. read the weights, rename them into this model's keys (BERT/RoBERTa → `splinter.*`, bare encoder keys ↔
@@ -31,6 +31,7 @@ from splinter.files import atomic_write, load_torch_file
 from splinter.hub import resolve_directory
 from splinter.model.bert import ENCODER_KEY_PREFIXES, bert_state_dict_to_splinter
 from splinter.model.config import SplinterConfig, read_config_dict
+from splinter.model.registry import alias_directory
 from splinter.model.roberta import (
     mask_token_id,
     roberta_state_dict_to_splinter,
@@ -65,8 +66,8 @@ ModelT = TypeVar("ModelT", bound="CheckpointMixin")
 
 
 def resolve_checkpoint_dir(name: str) -> Path:
-    """The local directory for `name`: "minilm", a local directory, or a Hub id (downloaded)."""
-    return resolve_directory(name, what="checkpoint", files=HUB_FILES, local_hint=_LOCAL_HINT)
+    """The local directory for `name`: a registered name ("minilm"), a local directory, or a Hub id (downloaded)."""
+    return alias_directory(name) or resolve_directory(name, what="checkpoint", files=HUB_FILES, local_hint=_LOCAL_HINT)
 
 
 def read_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], Path]:
@@ -89,20 +90,6 @@ def read_state_dict(directory: Path) -> tuple[dict[str, torch.Tensor], Path]:
     if not isinstance(state, Mapping) or not all(isinstance(t, torch.Tensor) for t in state.values()):
         raise CheckpointError(f"{path}: does not hold a state dict (a mapping of names to tensors)")
     return dict(state), path
-
-
-def state_mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor]) -> str | None:
-    """The first difference between a model's state dict and a checkpoint's, in words; None if they fit."""
-    missing = sorted(set(expected) - set(given))
-    if missing:
-        return f"{len(missing)} weights missing, e.g. {missing[0]}"
-    unexpected = sorted(set(given) - set(expected))
-    if unexpected:
-        return f"{len(unexpected)} unexpected weights, e.g. {unexpected[0]}"
-    for key, tensor in expected.items():
-        if tuple(given[key].shape) != tuple(tensor.shape):
-            return f"{key} has shape {tuple(given[key].shape)}, the model expects {tuple(tensor.shape)}"
-    return None
 
 
 def canonical_state_dict(

@@ -48,6 +48,7 @@ from splinter.errors import ConfigError, SplinterError
 from splinter.pretraining.corpus import count_empty_records, pack_documents, read_documents, resolve_sources
 from splinter.pretraining.objectives import get_objective
 from splinter.pretraining.recurring_spans import CLUSTER_ORDERS, save_statistics
+from splinter.tokenizer import load_tokenizer, special_token_ids
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +174,6 @@ class PretrainDataModule(pl.LightningDataModule):
         self.hparams["files"] = list(self.files)  # plain strings: the .ckpt loads with weights_only=True
         resolve_sources(self.files)  # missing files fail here, before any training is set up
         if isinstance(tokenizer, (str, os.PathLike)):
-            from splinter.tokenizer import load_tokenizer
-
             tokenizer = load_tokenizer(tokenizer)
         self.tokenizer = tokenizer
         self.max_seq_length, self.max_questions = max_seq_length, max_questions
@@ -185,8 +184,7 @@ class PretrainDataModule(pl.LightningDataModule):
         self.drop_empty, self.shuffle, self.shuffle_buffer = drop_empty, shuffle, shuffle_buffer
         self.pad_to_multiple_of, self.cache_dir = pad_to_multiple_of, cache_dir
         self.statistics_path, self.statistics_rows, self.debug = statistics_path, statistics_rows, debug
-        pad = tokenizer.token_to_id("[PAD]")
-        self.pad_id = 0 if pad is None else pad
+        self.pad_id = special_token_ids(tokenizer).pad  # [PAD] (BERT) or <pad> (RoBERTa), as fine-tuning pads
         self.dataset = None
         self.statistics: dict | None = None
 

@@ -12,10 +12,11 @@ Differences from the TF original: PyTorch's AdamW applies Adam's bias correction
 not), and the decay runs from the end of warm-up to the end (the original decayed from step 0 and
 overrode the first `warmup` steps); both matter little after warm-up.
 
-The model comes from `model_name_or_path` (a directory written by `save_pretrained`, a Splinter or
-BERT checkpoint directory, a hub id, or "minilm": continued pretraining; `config` then overrides
-fields such as dropout) or, when it is None, is built from scratch from `config`
-(`SplinterConfig` fields, e.g. a tiny `{hidden_size: 32, num_hidden_layers: 2, ...}`).
+The module receives the model, built by `splinter.model.factory.load_model(checkpoint, config=...,
+fresh_head=..., objective=...)` (pretraining.run passes the model group's keys): a checkpoint
+(continued pretraining; `config` overrides fields such as dropout) or, with none, from scratch from
+`config` (`SplinterConfig` fields, e.g. a tiny `{hidden_size: 32, num_hidden_layers: 2, ...}`). As in
+QAModule, the hyper-parameter "model" records the arguments it was built with.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from collections.abc import Sequence
 
 import pytorch_lightning as pl
 import torch
+from torch import nn
 
 from splinter.errors import ConfigError
+from splinter.model.factory import model_arguments, model_class
+from splinter.model.training_checkpoint import MODEL_ARGUMENTS, store_model_config
 from splinter.optim import build_optimizer, check_warmup, clip_gradients, linear_warmup_decay, warmup_length
 from splinter.question_token import QUESTION_TOKEN
 from splinter.run.divergence import stop_if_diverged
@@ -36,10 +40,12 @@ WARMUP_RATIO = 0.0041667
 
 
 class PretrainModule(pl.LightningModule):
+    # Resuming (splinter.run.resume_check): the model's arguments are the model group's keys.
+    CONFIG_KEYS = {MODEL_ARGUMENTS: "model", "objective": "task.objective"}
+
     def __init__(
         self,
-        model_name_or_path: str | None = None,
-        config: dict | None = None,
+        model: nn.Module,
         lr: float = 1e-4,
         weight_decay: float = 0.01,
         betas: Sequence[float] = (0.9, 0.999),
@@ -47,19 +53,16 @@ class PretrainModule(pl.LightningModule):
         warmup_steps: int | None = None,
         warmup_ratio: float | None = WARMUP_RATIO,
         total_steps: int | None = None,
-        fresh_head: bool = False,
         objective: str = "rss",
     ):
-        """Warm-up over `warmup_steps` when set, else over `warmup_ratio` of the total steps.
-        `total_steps` defaults to `trainer.estimated_stepping_batches` (max_steps, or epochs ×
-        batches / accumulation). `fresh_head`: re-initialise a checkpoint's head (QASS, or MLM)."""
+        """`model`: the objective's model (`load_model(..., objective=objective)`). Warm-up over
+        `warmup_steps` when set, else over `warmup_ratio` of the total steps. `total_steps` defaults to
+        `trainer.estimated_stepping_batches` (max_steps, or epochs × batches / accumulation)."""
         super().__init__()
-        config = dict(config or {})
         self.save_hyperparameters({
-            "model_name_or_path": model_name_or_path, "config": config, "lr": lr,
-            "weight_decay": weight_decay, "betas": list(betas), "eps": eps,
+            "lr": lr, "weight_decay": weight_decay, "betas": list(betas), "eps": eps,
             "warmup_steps": warmup_steps, "warmup_ratio": warmup_ratio, "total_steps": total_steps,
-            "fresh_head": fresh_head, "objective": objective,
+            "objective": objective, MODEL_ARGUMENTS: model_arguments(model),
         })
         if warmup_ratio is not None and not 0 <= warmup_ratio <= 1:
             raise ConfigError("task.module.warmup_ratio", f"must be in [0, 1], got {warmup_ratio}")
@@ -68,15 +71,11 @@ class PretrainModule(pl.LightningModule):
         from splinter.pretraining.objectives import get_objective
 
         self.objective = get_objective(objective)
-        model_class = self.objective.load_model_class()
-        if model_name_or_path:
-            extra = {"fresh_head": True} if fresh_head else {}
-            self.model = model_class.from_pretrained(str(model_name_or_path), **extra, **config)
-        else:
-            from splinter.model.config import SplinterConfig
-
-            self.model = model_class(SplinterConfig(**config))
-        self.model.train()  # from_pretrained returns eval mode; Lightning keeps whatever mode it finds
+        expected = model_class(objective)
+        if not isinstance(model, expected):
+            raise ConfigError("task.objective", f"{objective!r} trains a {expected.__name__}, the model is a "
+                              f"{type(model).__name__} (build it with load_model(..., objective={objective!r}))")
+        self.model = model.train()  # from_pretrained returns eval mode; Lightning keeps whatever mode it finds
         # Exact mid-epoch resume (splinter.run.resume): the batches consumed and the dropout RNG.
         self.resume = ResumeState()
 
@@ -170,6 +169,7 @@ class PretrainModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         self.resume.save(checkpoint)
+        store_model_config(self.model, checkpoint)  # load_model rebuilds the model from the .ckpt alone
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.resume.load(checkpoint)

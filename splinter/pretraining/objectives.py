@@ -3,7 +3,8 @@
 The corpus, passage packing, caching/streaming, batching, optimiser, schedule, DDP and checkpointing
 are shared; an objective contributes the per-passage transform (`mask`), the label columns of its rows
 and how a batch pads them, the column whose emptiness means "no training signal" (such rows are
-dropped), the corpus statistics, and the model class that computes its loss (`PretrainModule`).
+dropped), the corpus statistics; the model class that computes its loss is the factory's
+(`splinter.model.factory.MODEL_CLASSES`).
 
 - `rss`: recurring span selection (`recurring_spans`, `SplinterForPreTraining`), the paper's;
 - `mlm`: BERT's masked language model (`masked_lm`, `SplinterForMaskedLM`), the control.
@@ -22,16 +23,9 @@ class Objective:
     name: str
     label_padding: dict[str, int]  # per-row list column → the value a batch pads it with
     labelled_column: str  # a row where this column is empty carries no training signal
-    model_class: str  # "module:Class" of the model whose forward computes the loss
     mask: Callable  # (passages, datamodule) → rows; the datamodule holds the options
     statistics: Callable  # (rows, datamodule) → dict
     format_statistics: Callable[[dict], str]
-
-    def load_model_class(self):
-        import importlib
-
-        module, _, name = self.model_class.partition(":")
-        return getattr(importlib.import_module(module), name)
 
 
 def _mask_rss(passages, dm):
@@ -85,7 +79,6 @@ OBJECTIVES = {
         name="rss",
         label_padding={"question_positions": 0, "start_positions": 0, "end_positions": 0},
         labelled_column="question_positions",
-        model_class="splinter.model.qa:SplinterForPreTraining",
         mask=_mask_rss,
         statistics=_rss_statistics,
         format_statistics=_format_rss,
@@ -95,7 +88,6 @@ OBJECTIVES = {
         # padded positions point at [CLS] and are ignored through their label
         label_padding={"masked_positions": 0, "masked_labels": -100},
         labelled_column="masked_positions",
-        model_class="splinter.model.masked_lm:SplinterForMaskedLM",
         mask=_mask_mlm,
         statistics=_mlm_statistics,
         format_statistics=_format_mlm,

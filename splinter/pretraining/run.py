@@ -21,6 +21,7 @@ from pytorch_lightning.callbacks import Callback
 
 from splinter.errors import ConfigError
 from splinter.files import atomic_directory
+from splinter.model.factory import load_model_from_config
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
 from splinter.run.trainer import build_trainer, run_callbacks
@@ -79,7 +80,10 @@ def run(cfg: DictConfig) -> dict:
                                   objective=cfg.task.objective)
     if not isinstance(datamodule, PretrainDataModule):
         raise ConfigError("data", "task=pretrain needs a text corpus", ["text"])
-    module = instantiate_node(cfg.task.module, objective=cfg.task.objective)
+    # The model group's checkpoint, config and fresh_head (the head_* keys are fine-tuning's).
+    model = load_model_from_config(cfg.model, keys=("checkpoint", "config", "fresh_head"),
+                                   objective=cfg.task.objective)
+    module = instantiate_node(cfg.task.module, model=model, objective=cfg.task.objective)
     run.check_resume(module, datamodule, int(cfg.task.max_steps))
 
     callbacks = run_callbacks(cfg, run.output_dir, cfg.task.checkpoint_every_n_steps)

@@ -15,7 +15,8 @@ from splinter.errors import DataError
 from splinter.files import write_json
 from splinter.inference import checkpoint_settings, run_config, run_config_settings
 from splinter.metrics import squad_scores
-from splinter.qa.checkpoint import TrainingCheckpoint, read_training_checkpoint
+from splinter.model.factory import load_model
+from splinter.model.training_checkpoint import TrainingCheckpoint, read_training_checkpoint
 from splinter.qa.finetune import evaluate
 from splinter.qa.module import QAModule
 from splinter.run.instantiate import instantiate_node
@@ -68,9 +69,7 @@ def load_module_from_ckpt(checkpoint: Path | TrainingCheckpoint, decoding: dict)
     """A QAModule and its tokenizer from a Lightning .ckpt written by train.py (weights_only=True), or
     from the `TrainingCheckpoint` already read from one."""
     saved = checkpoint if isinstance(checkpoint, TrainingCheckpoint) else read_training_checkpoint(checkpoint)
-    module = QAModule(**saved.model_arguments, **decoding)
-    saved.load_weights(module.model)
-    return module, saved.tokenizer
+    return QAModule(load_model(saved), **decoding), saved.tokenizer
 
 
 def build_eval_module(cfg: DictConfig, checkpoint: str,
@@ -80,8 +79,8 @@ def build_eval_module(cfg: DictConfig, checkpoint: str,
     decoding = {**cfg.decoding, "compile": cfg.model.get("compile", False)}
     if checkpoint.endswith(".ckpt"):
         return load_module_from_ckpt(saved or Path(checkpoint), decoding)
-    return QAModule(checkpoint=checkpoint, head_type=cfg.model.head_type,
-                    backend=cfg.model.get("backend", "native"), **decoding), None
+    model = load_model(checkpoint, head_type=cfg.model.head_type, backend=cfg.model.get("backend", "native"))
+    return QAModule(model, **decoding), None
 
 
 def _read_predictions(path: Path) -> dict[str, str]:

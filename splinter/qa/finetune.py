@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from splinter.config_checks import check_required, command_line_keys
 from splinter.errors import ConfigError
 from splinter.files import write_json
+from splinter.model.factory import load_model_from_config
 from splinter.qa.module import EVALUATION_RESULT
 from splinter.run.console import label_evaluation
 from splinter.run.instantiate import instantiate_node
@@ -29,15 +30,11 @@ def training_steps(num_windows: int, batch_size: int, epochs: int, min_steps: in
 
 
 def build_module(cfg: DictConfig):
+    """The QAModule of `task.module` around the model the model group describes (`load_model`)."""
     return instantiate_node(
         cfg.task.module,
         _convert_="all",  # plain lists/dicts in hparams, so the .ckpt loads with weights_only=True
-        checkpoint=cfg.model.checkpoint,
-        model_config=dict(cfg.model.config or {}),
-        fresh_head=cfg.model.fresh_head,
-        head_type=cfg.model.head_type,
-        head_init=cfg.model.get("head_init"),
-        backend=cfg.model.get("backend", "native"),
+        model=load_model_from_config(cfg.model),
         compile=cfg.model.get("compile", False),
         **cfg.decoding,  # max_answer_length, n_best, use_max_context: conf/decoding.yaml, their one home
     )

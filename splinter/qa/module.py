@@ -14,12 +14,13 @@ from contextlib import contextmanager
 import pytorch_lightning as pl
 import torch
 from tokenizers import Tokenizer
+from torch import nn
 
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.errors import ConfigError
 from splinter.memory import release_freed_memory
-from splinter.model.config import SplinterConfig
-from splinter.model.qa import SplinterForQuestionAnswering
+from splinter.model.factory import model_arguments
+from splinter.model.training_checkpoint import MODEL_ARGUMENTS, TOKENIZER_ENTRY, store_model_config
 from splinter.optim import build_optimizer, clip_gradients, linear_warmup_decay, warmup_length
 from splinter.run.divergence import stop_if_diverged
 from splinter.run.resume import ResumeState, skipper
@@ -27,40 +28,6 @@ from splinter.span_metric import SpanMetric
 
 # The key of trainer.callback_metrics under which an evaluation leaves its SpanMetric result.
 EVALUATION_RESULT = "evaluation"
-
-
-def build_qa_model(
-    checkpoint: str | None,
-    config: dict | None = None,
-    fresh_head: bool = False,
-    head_type: str = "qass",
-    head_init: str | None = None,
-    backend: str = "native",
-) -> SplinterForQuestionAnswering:
-    """A QA model from a checkpoint (dir, hub id, 'minilm') or, with checkpoint=None, random weights.
-
-    `head_init` ("zero" | "paper", None: the config's) sets how a fresh head starts; `backend`
-    "transformers" loads the checkpoint with transformers' AutoModel instead of the native encoder
-    (`config` then overrides the AutoModel's config).
-    """
-    from splinter.model.transformers_backend import BACKENDS
-
-    if backend not in BACKENDS:
-        raise ConfigError("model.backend", f"unknown backend {backend!r}", BACKENDS)
-    if backend == "transformers":
-        if checkpoint is None:
-            raise ConfigError("model.checkpoint", "model.backend=transformers needs a checkpoint (a directory "
-                              "or Hub id that transformers' AutoModel loads), got null")
-        from splinter.model.transformers_backend import TransformersQAModel
-
-        return TransformersQAModel.from_pretrained(checkpoint, fresh_head=fresh_head, head_type=head_type,
-                                                   head_init=head_init, **(config or {}))
-    overrides = {**(config or {}), "head_type": head_type}
-    if head_init is not None:
-        overrides["head_init"] = head_init
-    if checkpoint is None:
-        return SplinterForQuestionAnswering(SplinterConfig(**overrides))
-    return SplinterForQuestionAnswering.from_pretrained(checkpoint, fresh_head=fresh_head, **overrides)
 
 
 def compile_encoder(model: torch.nn.Module, backend: str = "inductor") -> None:
@@ -80,22 +47,19 @@ RELEASE_MEMORY_EVERY = 16
 
 
 class QAModule(pl.LightningModule):
+    """Fine-tunes and evaluates `model` (a `SplinterForQuestionAnswering` or `TransformersQAModel`, built
+    by `splinter.model.factory.load_model`). The hyper-parameters are the optimisation and decoding
+    settings, plus, under "model", the arguments the model was built with (`load_arguments`)."""
+
     # Resuming a checkpoint (splinter.run.resume_check): the hyper-parameters that may differ (decoding,
-    # used only by the evaluation after training), and the config keys of those finetune.build_module
-    # takes from model.* (the others are task.module.*).
+    # used only by the evaluation after training), and the config keys of those that are not
+    # task.module.* (the model's arguments are the model group's keys).
     RESUME_MAY_DIFFER = frozenset({"max_answer_length", "n_best", "use_max_context", "compile"})
-    CONFIG_KEYS = {"checkpoint": "model.checkpoint", "model_config": "model.config", "fresh_head": "model.fresh_head",
-                   "head_type": "model.head_type", "head_init": "model.head_init", "backend": "model.backend",
-                   "compile": "model.compile"}
+    CONFIG_KEYS = {MODEL_ARGUMENTS: "model", "compile": "model.compile"}
 
     def __init__(
         self,
-        checkpoint: str | None = None,
-        model_config: dict | None = None,
-        fresh_head: bool = False,
-        head_type: str = "qass",
-        head_init: str | None = None,
-        backend: str = "native",
+        model: nn.Module,
         lr: float = 3e-5,
         warmup_ratio: float = 0.1,
         weight_decay: float = 0.0,
@@ -107,10 +71,11 @@ class QAModule(pl.LightningModule):
         compile: bool = False,
     ):
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["model"])
+        self.hparams[MODEL_ARGUMENTS] = model_arguments(model)
         # from_pretrained hands back an eval-mode model; Lightning keeps module modes as it finds them,
         # so without this, fine-tuning would run with dropout off.
-        self.model = build_qa_model(checkpoint, model_config, fresh_head, head_type, head_init, backend).train()
+        self.model = model.train()
         if compile:
             compile_encoder(self.model)
         self.resume = ResumeState()
@@ -151,10 +116,9 @@ class QAModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         self.resume.save(checkpoint)
-        # The model's own config, so evaluate.py can rebuild it from the .ckpt without the hub.
-        checkpoint["splinter_config"] = self.model.config.to_dict()
+        store_model_config(self.model, checkpoint)
         if self.tokenizer is not None:
-            checkpoint["splinter_tokenizer"] = self.tokenizer.to_str()
+            checkpoint[TOKENIZER_ENTRY] = self.tokenizer.to_str()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.resume.load(checkpoint)

@@ -35,7 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from splinter.errors import CheckpointError, ConfigError, SplinterError
 from splinter.files import check_directory_path, load_torch_file, write_text
-from splinter.model.checkpoints import state_mismatch
+from splinter.model.factory import state_mismatch
 from splinter.run.resume_check import RUN_KEY, ResumeMismatch, settings_mismatch
 
 CHECKPOINTS = "checkpoints"
