@@ -1,6 +1,6 @@
 """Local path or Hugging Face Hub name: the one rule, the one offline check, and the resolver.
 
-Data files (splinter.data.readers), pretraining corpora (splinter.pretraining.corpus), checkpoints
+Data files (splinter.data.formats.readers), pretraining corpora (splinter.pretraining.corpus), checkpoints
 and tokenizers (`resolve_directory`) all take "a local path or a Hub name". The rule, in order:
 
 1. An existing file or directory (`~` expanded) is local: `local_path(name).exists()`.

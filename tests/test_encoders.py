@@ -22,8 +22,8 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from splinter import SplinterConfig, SplinterForQuestionAnswering, SplinterModel
 from splinter.data.windows import WindowSettings, build_windows
 from splinter.errors import ConfigError
-from splinter.qa.module import build_qa_model
-from splinter.tokenizer import QUESTION_TOKEN, load_tokenizer, save_tokenizer_files, special_token_ids
+from splinter.finetuning.module import build_qa_model
+from splinter.tokenization.tokenizer import QUESTION_TOKEN, load_tokenizer, save_tokenizer_files, special_token_ids
 
 # transformers is the reference for every parity test here, and the transformers backend needs it.
 transformers = pytest.importorskip("transformers")
@@ -516,8 +516,8 @@ def test_tokenizer_larger_than_the_model_is_one_clear_error(roberta_dir, tmp_pat
 def test_paper_baselines_sweep_runs_every_model_into_its_own_report_row(roberta_dir, spanbert_dir, tmp_path):
     from hydra import compose, initialize_config_dir
 
-    from splinter.qa.finetune import run
-    from splinter.report import main as report
+    from splinter.finetuning.finetune import run
+    from splinter.reporting.report import main as report
 
     repo = Path(__file__).resolve().parents[1]
     with initialize_config_dir(config_dir=str(repo / "conf"), version_base="1.3"):

@@ -11,13 +11,13 @@ from run_helpers import FIXTURE_ROOT, REPO, run_cli, run_evaluate, run_train
 from tiny_config import TINY, perturbed
 
 from splinter.data.questions import read_questions
-from splinter.data.readers import read_examples
+from splinter.data.formats.readers import read_examples
 from splinter.data.windows import WindowSettings
 from splinter.errors import ConfigError, DataError
-from splinter.inference import DecodingSettings, InputError, QuestionAnswerer
+from splinter.qa.answerer import DecodingSettings, InputError, QuestionAnswerer
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
-from splinter.tokenizer import load_tokenizer
+from splinter.tokenization.tokenizer import load_tokenizer
 
 DEV = FIXTURE_ROOT / "mrqa-dev" / "SQuAD.jsonl.gz"
 HAMLET = "Hamlet is a tragedy written by William Shakespeare sometime between 1599 and 1601."
@@ -286,7 +286,7 @@ def test_long_context_answers_under_the_max_context_rule_are_those_of_the_window
 
 
 def test_a_stream_is_cut_into_chunks_by_context_characters_too(tiny_answerer, monkeypatch):
-    from splinter import inference
+    from splinter.qa import answerer as inference
 
     items = [(f"Who wrote part {i}?", " ".join([HAMLET] * (1 + i))) for i in range(6)]
     whole = list(tiny_answerer.answer_stream(items))

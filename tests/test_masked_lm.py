@@ -16,7 +16,7 @@ from splinter.pretraining.datamodule import PretrainDataModule, collate
 from splinter.pretraining.masked_lm import MaskingVocabulary, mask_passages_mlm, mask_tokens
 from splinter.pretraining.module import PretrainModule
 from splinter.pretraining.objectives import OBJECTIVES
-from splinter.tokenizer import load_tokenizer
+from splinter.tokenization.tokenizer import load_tokenizer
 
 SAMPLE = Path(__file__).parent / "fixtures" / "pretrain" / "sample.txt"
 TINY = dict(

@@ -15,7 +15,7 @@ from splinter.errors import ConfigError, DataError
 from splinter.pretraining.corpus import PassagePacker, load_passages, read_documents
 from splinter.pretraining.datamodule import PretrainDataModule, collate
 from splinter.pretraining.module import PretrainModule
-from splinter.tokenizer import load_tokenizer
+from splinter.tokenization.tokenizer import load_tokenizer
 
 SAMPLE = Path(__file__).parent / "fixtures" / "pretrain" / "sample.txt"
 TINY = dict(

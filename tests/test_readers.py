@@ -21,7 +21,7 @@ from splinter.data.examples import (
     SKIP_OTHER_TEXT,
     DataSummary,
 )
-from splinter.data.readers import read_examples
+from splinter.data.formats.readers import read_examples
 from splinter.errors import DataError, SplinterError
 
 FIXTURES = Path(__file__).parent / "fixtures"

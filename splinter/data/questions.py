@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from splinter.data.examples import SKIP_DUPLICATE_ID, SKIP_EMPTY, DataSummary
-from splinter.data.readers import _decode, _lines, _open_bytes, _question_id, check_no_lone_surrogate
+from splinter.data.formats.readers import _decode, _lines, _open_bytes, _question_id, check_no_lone_surrogate
 from splinter.errors import DataError
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")

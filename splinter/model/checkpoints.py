@@ -224,7 +224,7 @@ class CheckpointMixin(nn.Module):
             file.write(save(tensors, metadata={"format": "pt"}))
         if tokenizer is not None:
             # Imported here: the tokenizer module is only needed when a tokenizer is saved.
-            from splinter.tokenizer import save_tokenizer_files
+            from splinter.tokenization.tokenizer import save_tokenizer_files
 
             save_tokenizer_files(tokenizer, directory)
         return directory

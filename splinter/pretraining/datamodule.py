@@ -161,7 +161,7 @@ class PretrainDataModule(pl.LightningDataModule):
         debug: bool = False,
         objective: str = "rss",
     ):
-        """`tokenizer`: a `tokenizers.Tokenizer`, or a name for `splinter.tokenizer.load_tokenizer`
+        """`tokenizer`: a `tokenizers.Tokenizer`, or a name for `splinter.tokenization.tokenizer.load_tokenizer`
         (`"minilm"`, a checkpoint directory, a hub id). `files`: see `splinter.pretraining.corpus`.
         `statistics_rows`: how many rows of a streaming dataset the statistics look at.
         `objective`: "rss" or "mlm" (`splinter.pretraining.objectives`): the per-passage masking."""
@@ -181,7 +181,7 @@ class PretrainDataModule(pl.LightningDataModule):
         self.hparams["files"] = list(self.files)  # plain strings: the .ckpt loads with weights_only=True
         resolve_sources(self.files)  # missing files fail here, before any training is set up
         if isinstance(tokenizer, str):
-            from splinter.tokenizer import load_tokenizer
+            from splinter.tokenization.tokenizer import load_tokenizer
 
             tokenizer = load_tokenizer(tokenizer)
         self.tokenizer = tokenizer

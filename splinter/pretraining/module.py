@@ -26,8 +26,8 @@ import pytorch_lightning as pl
 import torch
 
 from splinter.errors import ConfigError
-from splinter.optim import build_optimizer, check_warmup, clip_gradients, linear_warmup_decay, warmup_length
-from splinter.question_token import QUESTION_TOKEN
+from splinter.run.optim import build_optimizer, check_warmup, clip_gradients, linear_warmup_decay, warmup_length
+from splinter.tokenization.question_token import QUESTION_TOKEN
 from splinter.run.divergence import stop_if_diverged
 from splinter.run.resume import ResumeState, skipper
 

@@ -294,7 +294,7 @@ def _check_warmup(cfg: DictConfig) -> None:
     if total is None and OmegaConf.select(cfg, "task.name", default=None) == "pretrain":
         total = OmegaConf.select(cfg, "task.max_steps", default=None)
     if _is_int(warmup) and _is_int(total):
-        from splinter.optim import check_warmup  # imports torch: only when needed
+        from splinter.run.optim import check_warmup  # imports torch: only when needed
 
         check_warmup(warmup, total)
 

@@ -15,7 +15,7 @@
 - a `datasets` hub name such as `"squad"` (split "train" when training, else "validation"; pick another
   with `"name:split"`), with SQuAD's columns `id, question, context, answers{text, answer_start}`.
 - one MRQA dev set from the Hub: `"mrqa-workshop/mrqa:<Subset>"` (e.g. `:BioASQ`; the split follows from
-  the subset) or `"mrqa-workshop/mrqa:<split>:<Subset>"`, parsed like an MRQA file (`splinter.data.mrqa_hub`).
+  the subset) or `"mrqa-workshop/mrqa:<split>:<Subset>"`, parsed like an MRQA file (`splinter.data.formats.mrqa_hub`).
 
 Files are parsed by `Dataset.from_generator`, so the result is an Arrow file in the datasets cache,
 reused on the next read. Its fingerprint is a hash of the file's sha256, the training flag and this
@@ -44,7 +44,7 @@ from pathlib import Path
 from datasets import Dataset, Features, List, Value
 from datasets.utils.tqdm import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
-from splinter.data import mrqa_hub
+from splinter.data.formats import mrqa_hub
 from splinter.data.examples import (
     FEATURES,
     NOTE_NOT_LOCATED,
@@ -63,7 +63,7 @@ from splinter.data.examples import (
 )
 from splinter.errors import DataError, SplinterError
 from splinter.hub import is_hub_id, local_path, looks_like_path, neither, offline_note
-from splinter.metrics import normalize_answer
+from splinter.qa.metrics import normalize_answer
 
 logger = logging.getLogger(__name__)
 
