@@ -41,8 +41,8 @@ def main() -> None:
     from bench.measure import DATA, DEV_FILE, TOKENIZER, Device, _training_batches, now, prepare_models
     from splinter import SplinterConfig, SplinterForQuestionAnswering
     from splinter.data.datamodule import QADataModule
-    from splinter.run.optim import build_optimizer
     from splinter.finetuning.module import compile_encoder
+    from splinter.run.optim import build_optimizer
 
     device = Device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"), None)
     work = Path(tempfile.mkdtemp(prefix="splinter-bench-compile-"))

@@ -17,8 +17,8 @@ import pytest
 
 from splinter.data.release import manifest
 from splinter.data.release.archive import FOLDERS, expected_files
-from splinter.data.release.fetch import download
 from splinter.data.release.download import main
+from splinter.data.release.fetch import download
 from splinter.errors import ChecksumError, DownloadError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,7 +23,12 @@ from splinter import SplinterConfig, SplinterForQuestionAnswering, SplinterModel
 from splinter.data.windows import WindowSettings, build_windows
 from splinter.errors import ConfigError
 from splinter.finetuning.module import build_qa_model
-from splinter.tokenization.tokenizer import QUESTION_TOKEN, load_tokenizer, save_tokenizer_files, special_token_ids
+from splinter.tokenization.tokenizer import (
+    QUESTION_TOKEN,
+    load_tokenizer,
+    save_tokenizer_files,
+    special_token_ids,
+)
 
 # transformers is the reference for every parity test here, and the transformers backend needs it.
 transformers = pytest.importorskip("transformers")

@@ -10,13 +10,13 @@ import torch
 from run_helpers import FIXTURE_ROOT, REPO, run_cli, run_evaluate, run_train
 from tiny_config import TINY, perturbed
 
-from splinter.data.questions import read_questions
 from splinter.data.formats.readers import read_examples
+from splinter.data.questions import read_questions
 from splinter.data.windows import WindowSettings
 from splinter.errors import ConfigError, DataError
-from splinter.qa.answerer import DecodingSettings, InputError, QuestionAnswerer
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
+from splinter.qa.answerer import DecodingSettings, InputError, QuestionAnswerer
 from splinter.tokenization.tokenizer import load_tokenizer
 
 DEV = FIXTURE_ROOT / "mrqa-dev" / "SQuAD.jsonl.gz"

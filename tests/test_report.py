@@ -511,8 +511,8 @@ def test_paper_numbers_beside_each_published_cell(tmp_path):
 def test_plot_single_seed_point_has_no_error_bar_and_says_n1(tmp_path):
     from matplotlib.container import ErrorbarContainer
 
-    from splinter.reporting.report import learning_curve_figure, learning_curves
     from splinter.reporting.cells import build_table
+    from splinter.reporting.report import learning_curve_figure, learning_curves
     from splinter.reporting.runs import read_sweep
 
     write_run(tmp_path, "0", shots=16, split_seed=42, f1=50.0)
@@ -551,8 +551,8 @@ def test_report_over_real_runs_of_two_training_seeds(tmp_path):
 
 
 def plotted(tmp_path):
-    from splinter.reporting.report import learning_curve_figure
     from splinter.reporting.cells import build_table
+    from splinter.reporting.report import learning_curve_figure
     from splinter.reporting.runs import read_sweep
 
     sweep = read_sweep(tmp_path)

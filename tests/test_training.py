@@ -10,8 +10,8 @@ import torch
 from run_helpers import run_train
 
 from splinter import SplinterForQuestionAnswering
-from splinter.qa.metrics import squad_scores
 from splinter.finetuning.finetune import training_steps
+from splinter.qa.metrics import squad_scores
 
 
 @pytest.fixture(scope="module")

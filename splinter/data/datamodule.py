@@ -44,8 +44,8 @@ from torch.utils.data import DataLoader
 
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.examples import DataSummary
-from splinter.data.release.manifest import check_installed
 from splinter.data.formats.readers import file_sha256, read_examples
+from splinter.data.release.manifest import check_installed
 from splinter.data.samplers import EpochShuffleSampler, LengthGroupedSampler, RankShare
 from splinter.data.splits import (
     default_data_root,

@@ -9,15 +9,15 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from tokenizers import Tokenizer
 
-from splinter.run.config_checks import check_required, command_line_keys
 from splinter.data.formats.readers import file_sha256
 from splinter.errors import DataError
 from splinter.files import write_json
-from splinter.qa.answerer import checkpoint_settings, run_config, run_config_settings
-from splinter.qa.metrics import squad_scores
-from splinter.qa.checkpoint import TrainingCheckpoint, read_training_checkpoint
 from splinter.finetuning.finetune import evaluate
 from splinter.finetuning.module import QAModule
+from splinter.qa.answerer import checkpoint_settings, run_config, run_config_settings
+from splinter.qa.checkpoint import TrainingCheckpoint, read_training_checkpoint
+from splinter.qa.metrics import squad_scores
+from splinter.run.config_checks import check_required, command_line_keys
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
 from splinter.run.trainer import with_console

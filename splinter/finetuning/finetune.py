@@ -10,10 +10,10 @@ from pathlib import Path
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from splinter.run.config_checks import check_required, command_line_keys
 from splinter.errors import ConfigError
 from splinter.files import write_json
 from splinter.finetuning.module import EVALUATION_RESULT
+from splinter.run.config_checks import check_required, command_line_keys
 from splinter.run.console import label_evaluation
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run

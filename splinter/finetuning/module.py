@@ -17,13 +17,13 @@ from tokenizers import Tokenizer
 
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.errors import ConfigError
-from splinter.qa.memory import release_freed_memory
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
-from splinter.run.optim import build_optimizer, clip_gradients, linear_warmup_decay, warmup_length
-from splinter.run.divergence import stop_if_diverged
-from splinter.run.resume import ResumeState, skipper
+from splinter.qa.memory import release_freed_memory
 from splinter.qa.span_metric import SpanMetric
+from splinter.run.divergence import stop_if_diverged
+from splinter.run.optim import build_optimizer, clip_gradients, linear_warmup_decay, warmup_length
+from splinter.run.resume import ResumeState, skipper
 
 # The key of trainer.callback_metrics under which an evaluation leaves its SpanMetric result.
 EVALUATION_RESULT = "evaluation"

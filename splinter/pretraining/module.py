@@ -26,10 +26,16 @@ import pytorch_lightning as pl
 import torch
 
 from splinter.errors import ConfigError
-from splinter.run.optim import build_optimizer, check_warmup, clip_gradients, linear_warmup_decay, warmup_length
-from splinter.tokenization.question_token import QUESTION_TOKEN
 from splinter.run.divergence import stop_if_diverged
+from splinter.run.optim import (
+    build_optimizer,
+    check_warmup,
+    clip_gradients,
+    linear_warmup_decay,
+    warmup_length,
+)
 from splinter.run.resume import ResumeState, skipper
+from splinter.tokenization.question_token import QUESTION_TOKEN
 
 # The paper's 10,000 warm-up steps of 2.4M, as a fraction: round(WARMUP_RATIO × 2.4M) = 10,000.
 WARMUP_RATIO = 0.0041667

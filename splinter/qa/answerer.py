@@ -37,9 +37,9 @@ from splinter.data.batches import Collator
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.windows import WindowSettings, windows_from_columns
 from splinter.errors import CheckpointError, ConfigError, SplinterError
-from splinter.qa.memory import release_freed_memory
 from splinter.model.qa import SplinterForQuestionAnswering
 from splinter.qa.checkpoint import TrainingCheckpoint, read_training_checkpoint
+from splinter.qa.memory import release_freed_memory
 from splinter.qa.spans import SpanCandidates, best_predictions, top_spans
 from splinter.tokenization.tokenizer import check_fits_model, load_tokenizer
 

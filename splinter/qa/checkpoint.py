@@ -50,7 +50,9 @@ class TrainingCheckpoint:
 
     def build_model(self) -> torch.nn.Module:
         """The trained QA model alone (no LightningModule), in eval mode."""
-        from splinter.finetuning.module import build_qa_model  # the module pulls in Lightning: only when needed
+        from splinter.finetuning.module import (
+            build_qa_model,  # the module pulls in Lightning: only when needed
+        )
 
         args = self.model_arguments
         model = build_qa_model(args["checkpoint"], args["model_config"], head_type=args["head_type"],

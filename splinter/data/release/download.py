@@ -87,7 +87,13 @@ def _check(root: Path) -> int:
 
 
 def _install_splits(args, root: Path, files: dict, good: set) -> None:
-    from splinter.data.release.archive import FOLDERS, RELEASE_DIR, expected_files, install_archive, training_files
+    from splinter.data.release.archive import (
+        FOLDERS,
+        RELEASE_DIR,
+        expected_files,
+        install_archive,
+        training_files,
+    )
     from splinter.data.release.fetch import download
     from splinter.data.release.manifest import write_manifest
 
@@ -131,8 +137,8 @@ def _install_splits(args, root: Path, files: dict, good: set) -> None:
 
 def _install_mrqa_dev(args, root: Path, files: dict, good: set) -> None:
     from splinter.data.formats import mrqa_hub
-    from splinter.data.release.manifest import write_manifest
     from splinter.data.formats.readers import file_sha256
+    from splinter.data.release.manifest import write_manifest
 
     source = args.mrqa_source or mrqa_hub.HUB_ID
     todo = [s for s in mrqa_hub.SUBSET_SPLITS if f"mrqa-dev/{s}.jsonl.gz" not in good]
