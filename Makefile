@@ -40,8 +40,9 @@ data: $(STAMP)  ## download + verify the few-shot splits and MRQA dev sets: make
 report: $(STAMP)  ## aggregate a sweep into tables + plot: make report DIR=multirun/<date>/<time>
 	$(PY) -m splinter.report $(DIR)
 
-lint: $(STAMP)  ## ruff check
+lint: $(STAMP)  ## ruff check + the package layers (lint-imports: pyproject.toml [tool.importlinter])
 	$(PY) -m ruff check splinter tests bench train.py evaluate.py predict.py
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)  ## splinter vs transformers speed/memory table (5-10 min; ARGS=--quick: ~2 min)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled $(PY) bench/run.py $(ARGS)
