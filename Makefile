@@ -40,8 +40,9 @@ data: $(STAMP)  ## download + verify the few-shot splits and MRQA dev sets: make
 report: $(STAMP)  ## aggregate a sweep into tables + plot: make report DIR=multirun/<date>/<time>
 	$(PY) -m splinter.report $(DIR)
 
-lint: $(STAMP)  ## ruff check
+lint: $(STAMP)  ## ruff check + the package layers (lint-imports: pyproject.toml [tool.importlinter])
 	$(PY) -m ruff check splinter tests bench train.py evaluate.py predict.py
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)  ## splinter vs transformers speed/memory table (5-10 min; ARGS=--quick: ~2 min)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled $(PY) bench/run.py $(ARGS)
@@ -74,7 +75,7 @@ gpu-data: $(STAMP)  ## copy what bench/gpu_check.sh reads (128-shot SQuAD split,
 	cp $(DATA_ROOT)/mrqa-dev/SQuAD.jsonl.gz $(GPU_DATA)/mrqa-dev/
 	# the tokenizer files only (the weights, 87 MB, are over what may travel): the bench then uses
 	# MiniLM's shape with random weights
-	$(PY) -c "from splinter.model.minilm import minilm_model_dir as d; import shutil; \
+	$(PY) -c "from splinter.registry.minilm import minilm_model_dir as d; import shutil; \
 		[shutil.copy(d() / f, '$(GPU_DATA)/minilm/') for f in ('vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json')]"
 
 gpu-check-dry: $(STAMP)  ## bench/gpu_check.sh --dry-run: the GPU check's steps on the CPU, tiny model (3-5 min)

@@ -3,13 +3,13 @@
 import hydra
 from omegaconf import DictConfig
 
-from splinter.cli import friendly_errors, main_with_one_line_errors
+from splinter.run.cli import friendly_errors, main_with_one_line_errors
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 @friendly_errors
 def main(cfg: DictConfig) -> float:
-    from splinter.qa.evaluate import run
+    from splinter.finetuning.evaluate import run
 
     return run(cfg)["f1"]
 

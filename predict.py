@@ -3,13 +3,13 @@
 import hydra
 from omegaconf import DictConfig
 
-from splinter.cli import friendly_errors, main_with_one_line_errors
+from splinter.run.cli import friendly_errors, main_with_one_line_errors
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
 @friendly_errors
 def main(cfg: DictConfig) -> None:
-    from splinter.predict_file import run
+    from splinter.qa.predict import run
 
     run(cfg)
 

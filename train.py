@@ -4,7 +4,7 @@ import hydra
 from hydra.utils import get_method
 from omegaconf import DictConfig
 
-from splinter.cli import friendly_errors, main_with_one_line_errors
+from splinter.run.cli import friendly_errors, main_with_one_line_errors
 from splinter.selection import objective
 
 

@@ -6,7 +6,7 @@
 The same model (`bench.measure.prepare_models`' MiniLM with a seeded QASS head, or a tiny random one),
 the same batches: the real 128-example SQuAD split (batch 12, the training loader's dynamic padding)
 and the first N MRQA SQuAD dev questions (batch 32). Each mode builds its model afresh and compiles the
-encoder with `splinter.qa.module.compile_encoder`, as `model.compile=true` does; the first `--warmup`
+encoder with `splinter.finetuning.module.compile_encoder`, as `model.compile=true` does; the first `--warmup`
 batches (compilation included, reported apart) are not timed. On CUDA both run under bf16 autocast.
 Writes a JSON report (default bench/results/compile-<time>.json).
 """
@@ -41,8 +41,8 @@ def main() -> None:
     from bench.measure import DATA, DEV_FILE, TOKENIZER, Device, _training_batches, now, prepare_models
     from splinter import SplinterConfig, SplinterForQuestionAnswering
     from splinter.data.datamodule import QADataModule
-    from splinter.optim import build_optimizer
-    from splinter.qa.module import compile_encoder
+    from splinter.finetuning.module import compile_encoder
+    from splinter.run.optim import build_optimizer
 
     device = Device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"), None)
     work = Path(tempfile.mkdtemp(prefix="splinter-bench-compile-"))

@@ -2,7 +2,7 @@
 
     python bench/eval_memory.py [--questions 1000,4000,all] [--model minilm] [--threads N] [--out FILE]
 
-Each size runs `splinter.qa.evaluate.run` (what `python evaluate.py checkpoint=... data=squad`
+Each size runs `splinter.finetuning.evaluate.run` (what `python evaluate.py checkpoint=... data=squad`
 runs) on the first N questions of the MRQA SQuAD dev set, on CPU, in a fresh interpreter, so that its
 peak RSS (`ru_maxrss`, a per-process high-water mark) is its own. Sizes run one after the other.
 Prints a table and writes a JSON report (default bench/results/eval-memory-<time>.json).
@@ -51,7 +51,7 @@ def worker(params: dict) -> dict:
         overrides.append(f"data.max_eval_examples={params['questions']}")
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("evaluate", overrides=overrides)
-    from splinter.qa.evaluate import run
+    from splinter.finetuning.evaluate import run
 
     started_rss = current_rss_mib()
     started = time.perf_counter()

@@ -56,7 +56,7 @@ def main() -> None:
     from bench.measure import prepare_models
     from bench.pipeline_reference import PipelineReference
     from splinter.data.questions import read_questions
-    from splinter.inference import QuestionAnswerer
+    from splinter.qa.answerer import QuestionAnswerer
 
     transformers.logging.set_verbosity_error()
     if args.threads:

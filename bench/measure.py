@@ -169,7 +169,7 @@ def train(p: dict) -> dict:
     torch.manual_seed(0)
     if p["impl"] == "ours":
         from splinter import SplinterForQuestionAnswering
-        from splinter.optim import build_optimizer
+        from splinter.run.optim import build_optimizer
 
         model = SplinterForQuestionAnswering.from_pretrained(p["model_dir"]).to(device.torch).train()
         optimizer = build_optimizer(model, lr=3e-5)  # the project's AdamW (fused)
@@ -253,8 +253,8 @@ def eval_ours(p: dict) -> dict:
     import pytorch_lightning as pl
 
     from splinter.data.datamodule import QADataModule
+    from splinter.finetuning.module import EVALUATION_RESULT, QAModule
     from splinter.model.factory import load_model
-    from splinter.qa.module import EVALUATION_RESULT, QAModule
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -300,8 +300,8 @@ def eval_ref(p: dict) -> dict:
         postprocess_qa_predictions,
         prepare_validation_features,
     )
-    from splinter.data.readers import read_examples
-    from splinter.metrics import squad_scores
+    from splinter.data.formats.readers import read_examples
+    from splinter.qa.metrics import squad_scores
 
     device = Device(p["device"], p.get("threads"))
     model = hf_model(p["model_dir"]).to(device.torch).eval()
@@ -348,7 +348,7 @@ def _decoding_inputs(p: dict):
     trained model's: noise plus a bump at a random context position (starts) and 0-3 tokens later
     (ends), so that the top-20 starts/ends cluster and many pairs are valid, as with real predictions."""
     from splinter import load_tokenizer
-    from splinter.data.readers import read_examples
+    from splinter.data.formats.readers import read_examples
     from splinter.data.windows import WindowSettings, build_windows
 
     examples, _ = read_examples(DEV_FILE, training=False, cache_dir=p["cache_dir"])
@@ -372,7 +372,7 @@ def _decoding_inputs(p: dict):
 
 
 def decode(p: dict) -> dict:
-    """Logits → answer texts for the same windows and logits: splinter.spans vs run_qa's Python loop.
+    """Logits → answer texts for the same windows and logits: splinter.qa.spans vs run_qa's Python loop.
 
     inputs="dataset": each side reads what its pipeline has: ours the windows Dataset's columns (as
     QAModule passes them), the reference run_qa's features/examples Datasets, iterated row by row.
@@ -387,7 +387,7 @@ def decode(p: dict) -> dict:
     times = []
     if p["impl"] == "ours":
         from splinter.data.evaluation_set import EvaluationSet
-        from splinter.spans import best_answers, top_spans
+        from splinter.qa.spans import best_answers, top_spans
 
         if p["inputs"] == "dataset":
             source = windows
@@ -473,7 +473,7 @@ def prepare_models(directory: Path, base: bool, tiny: bool = False) -> dict[str,
     so that transformers' SplinterTokenizerFast / SplinterForQuestionAnswering load the same directory."""
     from splinter import SplinterConfig, SplinterForQuestionAnswering, load_tokenizer
     from splinter.errors import CheckpointError
-    from splinter.tokenizer import save_tokenizer_files
+    from splinter.tokenization.tokenizer import save_tokenizer_files
 
     tokenizer = load_tokenizer(TOKENIZER)
     out = {}

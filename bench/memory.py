@@ -10,7 +10,7 @@ RSS just before the measured step. The model is a random-weight tiny Splinter (2
 MiniLM's 30,522-token vocabulary and tokenizer), saved once with `save_pretrained`: its weights are
 ~8 MB, so what grows is the pipeline's own state (windows, masks, offsets, decoding), not the model.
 
-* ``--contexts`` (KB): `predict.py` (`splinter.predict_file.run`, composed from conf/predict.yaml) on one
+* ``--contexts`` (KB): `predict.py` (`splinter.qa.predict.run`, composed from conf/predict.yaml) on one
   question about a context of that many kilobytes of seeded random English words;
 * ``--questions``: `predict.py` on that many questions, each with its own ~700-byte context (SQuAD's
   mean), in a JSONL file;
@@ -76,7 +76,7 @@ def make_model(directory: Path) -> None:
 
     from splinter.model.config import SplinterConfig
     from splinter.model.qa import SplinterForQuestionAnswering
-    from splinter.tokenizer import load_tokenizer
+    from splinter.tokenization.tokenizer import load_tokenizer
 
     torch.manual_seed(0)
     config = SplinterConfig(vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -100,7 +100,7 @@ def predict_worker(params: dict) -> dict:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("predict", overrides=[f"checkpoint={params['model']}", f"input={params['input']}",
                                             f"output={params['output']}", "progress=false", "device=cpu"])
-    from splinter.predict_file import run
+    from splinter.qa.predict import run
 
     before = current_rss_mib()
     started = time.perf_counter()
@@ -115,8 +115,8 @@ def eval_worker(params: dict) -> dict:
 
     from splinter.data.evaluation_set import EvaluationSet
     from splinter.data.windows import WindowSettings, build_windows
-    from splinter.span_metric import SpanMetric
-    from splinter.tokenizer import load_tokenizer
+    from splinter.qa.span_metric import SpanMetric
+    from splinter.tokenization.tokenizer import load_tokenizer
 
     torch.set_num_threads(params["threads"])
     tokenizer = load_tokenizer("minilm")

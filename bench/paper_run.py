@@ -46,8 +46,8 @@ def main() -> None:
 
     from bench.measure import DATA, DEV_FILE, TOKENIZER, Device, _ForwardTimer, now
     from splinter.data.datamodule import QADataModule
+    from splinter.finetuning.module import EVALUATION_RESULT, QAModule
     from splinter.model.factory import load_model
-    from splinter.qa.module import EVALUATION_RESULT, QAModule
 
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)

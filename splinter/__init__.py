@@ -1,6 +1,6 @@
 """splinter: few-shot extractive question answering with Splinter (QASS), in native PyTorch.
 
-The public names are imported lazily so that `import splinter.metrics` (or the data pipeline in a
+The public names are imported lazily so that `import splinter.qa.metrics` (or the data pipeline in a
 worker process) does not pay for building the model classes.
 """
 
@@ -16,8 +16,8 @@ _PUBLIC = {
     "SplinterForQuestionAnswering": "splinter.model.qa",
     "SplinterForPreTraining": "splinter.model.qa",
     "SplinterForMaskedLM": "splinter.model.masked_lm",
-    "load_tokenizer": "splinter.tokenizer",
-    "QuestionAnswerer": "splinter.inference",
+    "load_tokenizer": "splinter.tokenization.tokenizer",
+    "QuestionAnswerer": "splinter.qa.answerer",
 }
 
 __all__ = [*_PUBLIC, "__version__"]

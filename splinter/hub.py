@@ -1,6 +1,6 @@
 """Local path or Hugging Face Hub name: the one rule, the one offline check, and the resolver.
 
-Data files (splinter.data.readers), pretraining corpora (splinter.pretraining.corpus), checkpoints
+Data files (splinter.data.formats.readers), pretraining corpora (splinter.pretraining.corpus), checkpoints
 and tokenizers (`resolve_directory`) all take "a local path or a Hub name". The rule, in order:
 
 1. An existing file or directory (`~` expanded) is local: `local_path(name).exists()`.
@@ -108,7 +108,7 @@ def resolve_directory(name: str | Path, *, what: str, files: list[str], local_hi
 
     `what` ("checkpoint", "tokenizer") and `local_hint` ("pass a local directory holding ...") make
     the error messages specific to the caller. Registered model names ("minilm") are the caller's to
-    resolve first (splinter.model.registry): this module knows nothing about models.
+    resolve first (splinter.registry): this module knows nothing about models.
     """
     name = str(name)
     path = local_path(name)

@@ -33,13 +33,13 @@ def compose_config(name: str, output_dir: Path, *overrides: str):
 
 
 def run_train(output_dir: Path, *overrides: str) -> dict:
-    from splinter.qa.finetune import run
+    from splinter.finetuning.finetune import run
 
     return run(compose_config("train", output_dir, "task.max_steps=6", *overrides))
 
 
 def run_evaluate(output_dir: Path, *overrides: str) -> dict:
-    from splinter.qa.evaluate import run
+    from splinter.finetuning.evaluate import run
 
     return run(compose_config("evaluate", output_dir, *overrides))
 

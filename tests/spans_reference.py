@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from splinter.spans import SpanCandidates, best_predictions, ranked_candidates, top_spans
+from splinter.qa.spans import SpanCandidates, best_predictions, ranked_candidates, top_spans
 
 
 def _length(rows, length: int | None) -> int:

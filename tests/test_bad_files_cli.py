@@ -7,7 +7,7 @@ import shutil
 import pytest
 from run_helpers import TINY, run_cli
 
-from splinter.model.minilm import minilm_model_dir
+from splinter.registry.minilm import minilm_model_dir
 
 
 def _last_error_line(result) -> str:

@@ -85,7 +85,7 @@ def test_evaluate_a_ckpt_whose_stored_config_does_not_match_its_weights(last_ckp
 
 
 def test_the_answerer_reads_a_ckpt_with_evaluations_reader_and_its_errors(last_ckpt, tmp_path):
-    from splinter.inference import QuestionAnswerer
+    from splinter.qa.answerer import QuestionAnswerer
 
     edited = _three_layer_config(last_ckpt, tmp_path)
     with pytest.raises(CheckpointError) as error:

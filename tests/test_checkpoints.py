@@ -93,9 +93,9 @@ def test_saved_tensors_are_private_contiguous_copies(tmp_path):
 
 def test_save_pretrained_writes_tokenizer_files_via_tokenizer_module(tmp_path, monkeypatch):
     calls = []
-    fake = types.ModuleType("splinter.tokenizer")
+    fake = types.ModuleType("splinter.tokenization.tokenizer")
     fake.save_tokenizer_files = lambda tokenizer, directory: calls.append((tokenizer, directory))
-    monkeypatch.setitem(sys.modules, "splinter.tokenizer", fake)
+    monkeypatch.setitem(sys.modules, "splinter.tokenization.tokenizer", fake)
     SplinterModel(SplinterConfig(**TINY)).save_pretrained(tmp_path, tokenizer="TOKENIZER")
     assert calls == [("TOKENIZER", tmp_path)]
 

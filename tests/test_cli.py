@@ -8,7 +8,7 @@ import pytest
 from run_helpers import FIXTURE_ROOT, REPO, TINY, run_cli, run_evaluate, run_train
 
 from splinter.errors import ConfigError
-from splinter.metrics import squad_scores
+from splinter.qa.metrics import squad_scores
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,7 @@ def test_sweep_runs_one_job_per_directory_and_the_report_aggregates_it(tmp_path)
     assert seeds == {42, 43}
     assert not list(tmp_path.glob("outputs")), "no stray single-run output directory"
 
-    report = run_cli("-m", "splinter.report", str(tmp_path / "sweep"), "--out", str(tmp_path / "table"))
+    report = run_cli("-m", "splinter.reporting.report", str(tmp_path / "sweep"), "--out", str(tmp_path / "table"))
     assert report.returncode == 0, report.stderr
     table = (tmp_path / "table" / "results.md").read_text()
     assert "tiny" in table and "(n=2)" in table
@@ -107,7 +107,7 @@ def test_evaluate_a_lightning_checkpoint(trained, tmp_path):
     scored = run_evaluate(tmp_path / "eval", f"checkpoint={ckpt}", "model.tokenizer=/nonexistent")
     assert scored["num_questions"] == 40
     # The same weights and tokenizer, saved as a model directory, score exactly the same.
-    from splinter.qa.evaluate import load_module_from_ckpt
+    from splinter.finetuning.evaluate import load_module_from_ckpt
 
     module, tokenizer = load_module_from_ckpt(ckpt, {})
     module.model.save_pretrained(tmp_path / "same-weights", tokenizer=tokenizer)
@@ -126,7 +126,7 @@ def test_evaluate_scores_a_predictions_file_like_the_official_script(trained, tm
 
     predictions = json.loads((out / "predictions.json").read_text())
     first = next(iter(predictions))
-    from splinter.data.readers import read_examples
+    from splinter.data.formats.readers import read_examples
 
     examples, _ = read_examples(FIXTURE_ROOT / "mrqa-dev" / "SQuAD.jsonl.gz", training=False)
     gold = dict(zip(examples["id"], examples["gold_answers"], strict=True))

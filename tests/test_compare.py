@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from splinter.data.readers import file_sha256
-from splinter.metrics import squad_scores
+from splinter.data.formats.readers import file_sha256
+from splinter.qa.metrics import squad_scores
 from splinter.report import main
 from splinter.reporting.compare import SEED, question_scores
 from splinter.reporting.statistics import (

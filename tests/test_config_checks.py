@@ -75,7 +75,7 @@ def test_a_bad_value_stops_the_run_before_it_writes_anything(tmp_path, override,
 def test_no_key_of_the_rules_takes_a_non_finite_number(value):
     from omegaconf import OmegaConf
 
-    from splinter.config_checks import RULES, check_config
+    from splinter.run.config_checks import RULES, check_config
 
     for key in RULES:
         cfg = OmegaConf.create()
@@ -97,7 +97,7 @@ def compose(name: str, *overrides: str):
 @pytest.mark.parametrize("trainer", ["cpu", "gpu", "ddp"])
 @pytest.mark.parametrize("task", ["finetune", "pretrain"])
 def test_every_shipped_trainer_passes_the_checks(trainer, task):
-    from splinter.config_checks import check_config
+    from splinter.run.config_checks import check_config
 
     data = ["data=text", "data.files=[x.txt]"] if task == "pretrain" else []
     check_config(compose("train", f"task={task}", f"trainer={trainer}", *data))
@@ -111,13 +111,13 @@ def test_every_shipped_trainer_passes_the_checks(trainer, task):
     "data.cache_dir=/tmp/datasets-cache", "model.head_init=paper", "data.max_seq_length=68",
 ])
 def test_the_other_forms_lightning_and_the_data_accept_pass(override):
-    from splinter.config_checks import check_config
+    from splinter.run.config_checks import check_config
 
     check_config(compose("train", override))
 
 
 def test_pretraining_may_leave_the_warmup_ratio_null():
-    from splinter.config_checks import check_config
+    from splinter.run.config_checks import check_config
 
     cfg = compose("train", "task=pretrain", "data=text", "data.files=[x.txt]", "task.module.warmup_ratio=null",
                   "task.module.warmup_steps=500")
@@ -126,7 +126,7 @@ def test_pretraining_may_leave_the_warmup_ratio_null():
 
 
 def test_a_pretraining_warmup_longer_than_the_run_is_refused_in_one_line():
-    from splinter.config_checks import check_config
+    from splinter.run.config_checks import check_config
 
     cfg = compose("train", "task=pretrain", "data=text", "data.files=[x.txt]", "task.max_steps=20",
                   "task.module.warmup_steps=100")
@@ -235,8 +235,8 @@ def test_windows_longer_than_the_models_positions_are_refused_at_the_start(tmp_p
     import torch
 
     from splinter import SplinterConfig, SplinterForQuestionAnswering
-    from splinter.inference import QuestionAnswerer
-    from splinter.tokenizer import load_tokenizer
+    from splinter.qa.answerer import QuestionAnswerer
+    from splinter.tokenization.tokenizer import load_tokenizer
 
     message = ("config key 'data.max_seq_length': got 128, but the model has only 100 positions "
                "(max_position_embeddings); use at most 100")
@@ -289,7 +289,7 @@ def test_a_broken_interpolation_read_before_the_checks_is_one_line_on_the_comman
     ({"n_best": 0}, "config key 'n_best': got 0, allowed: an integer >= 1"),
 ])
 def test_decoding_settings_are_checked_by_the_rules_table(settings, message):
-    from splinter.inference import DecodingSettings
+    from splinter.qa.answerer import DecodingSettings
 
     with pytest.raises(ConfigError) as error:
         DecodingSettings(**settings)
@@ -303,3 +303,11 @@ def test_window_lengths_of_a_config_are_checked_by_the_window_rule(tmp_path):
         run_train(tmp_path / "train", "data.doc_stride=0")
     assert str(error.value) == "config key 'data.doc_stride': must be >= 1, got 0"
     assert not (tmp_path / "train").exists()
+
+
+def test_the_cluster_order_rule_offers_exactly_the_implemented_orders():
+    # run/ sits below pretraining/, so the rules table names the options itself: they must stay equal
+    from splinter.pretraining.recurring_spans import CLUSTER_ORDERS
+    from splinter.run.config_checks import RULES
+
+    assert RULES["data.cluster_order"].allowed == "one of " + ", ".join(CLUSTER_ORDERS)

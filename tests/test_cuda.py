@@ -225,7 +225,7 @@ def test_question_answerer_on_the_device_answers_as_the_cpu_in_fp32():
     model whose scoring weights are scaled up, so that the best spans rarely tie within fp32 noise."""
     from splinter import load_tokenizer
     from splinter.data.questions import read_questions
-    from splinter.inference import QuestionAnswerer
+    from splinter.qa.answerer import QuestionAnswerer
 
     questions = read_questions(REPO / "data" / "demo" / "squad-dev-slice.jsonl.gz")[0][:100]
     items = [{"question": q["question"], "context": q["context"]} for q in questions]

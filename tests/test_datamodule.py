@@ -12,7 +12,7 @@ import torch
 
 from splinter.data.datamodule import QADataModule
 from splinter.data.examples import NOTE_TEXT_NORMALISED
-from splinter.data.readers import file_sha256, read_examples
+from splinter.data.formats.readers import file_sha256, read_examples
 from splinter.data.splits import SEEDS, SHOTS, resolve_dev_file, resolve_train_file
 from splinter.errors import ConfigError
 
@@ -25,7 +25,7 @@ CONF = REPO / "conf" / "data"
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from splinter.tokenizer import load_tokenizer
+    from splinter.tokenization.tokenizer import load_tokenizer
 
     return load_tokenizer("minilm")
 
@@ -308,7 +308,7 @@ def test_default_root_and_eval_set(tokenizer, cache, monkeypatch, tmp_path):
 
 
 def test_a_file_that_differs_from_the_manifest_stops_the_run(tokenizer, cache, tmp_path):
-    from splinter.data.manifest import write_manifest
+    from splinter.data.release.manifest import write_manifest
     from splinter.errors import ChecksumError
 
     split = "mrqa-few-shot/squad/squad-train-seed-42-num-examples-16.jsonl"
@@ -378,7 +378,7 @@ def test_all_shared_splits_and_the_full_dev_set(tokenizer, tmp_path):
 def test_a_tokenizer_given_as_a_path_is_a_name_like_a_string(cache):
     """Before: a Path passed the `(str, PathLike)` check but not the `str` one a line above, so the
     hyper-parameters (the checkpoint's record, compared on resume) silently lacked the tokenizer."""
-    from splinter.model.minilm import minilm_model_dir
+    from splinter.registry.minilm import minilm_model_dir
 
     directory = Path(minilm_model_dir())
     module = QADataModule(directory, root=ROOT, cache_dir=cache, verbose=False)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from splinter.data import manifest
-from splinter.data.archive import FOLDERS, expected_files
-from splinter.data.fetch import download
-from splinter.download import main
+from splinter.data.release import manifest
+from splinter.data.release.archive import FOLDERS, expected_files
+from splinter.data.release.download import main
+from splinter.data.release.fetch import download
 from splinter.errors import ChecksumError, DownloadError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,7 +23,12 @@ from splinter import SplinterConfig, SplinterForQuestionAnswering, SplinterModel
 from splinter.data.windows import WindowSettings, build_windows
 from splinter.errors import ConfigError
 from splinter.model.factory import load_model
-from splinter.tokenizer import QUESTION_TOKEN, load_tokenizer, save_tokenizer_files, special_token_ids
+from splinter.tokenization.tokenizer import (
+    QUESTION_TOKEN,
+    load_tokenizer,
+    save_tokenizer_files,
+    special_token_ids,
+)
 
 # transformers is the reference for every parity test here, and the transformers backend needs it.
 transformers = pytest.importorskip("transformers")
@@ -516,8 +521,8 @@ def test_tokenizer_larger_than_the_model_is_one_clear_error(roberta_dir, tmp_pat
 def test_paper_baselines_sweep_runs_every_model_into_its_own_report_row(roberta_dir, spanbert_dir, tmp_path):
     from hydra import compose, initialize_config_dir
 
-    from splinter.qa.finetune import run
-    from splinter.report import main as report
+    from splinter.finetuning.finetune import run
+    from splinter.reporting.report import main as report
 
     repo = Path(__file__).resolve().parents[1]
     with initialize_config_dir(config_dir=str(repo / "conf"), version_base="1.3"):
@@ -551,8 +556,8 @@ def test_paper_baselines_sweep_runs_every_model_into_its_own_report_row(roberta_
 def test_roberta_inputs_are_padded_with_pad_not_bos(roberta_dir):
     """issue 20: the answerer and the pretraining data took the pad id from token_to_id("[PAD]") with a
     fallback of 0, which is <s> for RoBERTa; evaluation pads with <pad> (special_token_ids().pad)."""
-    from splinter.inference import QuestionAnswerer
     from splinter.pretraining.datamodule import PretrainDataModule
+    from splinter.qa.answerer import QuestionAnswerer
 
     tokenizer = load_tokenizer(roberta_dir)
     pad = tokenizer.token_to_id("<pad>")

@@ -9,7 +9,7 @@ import logging
 import pytest
 from run_helpers import compose_config, run_train
 
-from splinter.qa.evaluate import run as evaluate_run
+from splinter.finetuning.evaluate import run as evaluate_run
 
 # Settings the evaluate config's own values (run_helpers' 128/64, the query's 64, decoding 10) differ from.
 RUN_SETTINGS = ["data.max_seq_length=96", "data.doc_stride=40", "data.max_query_length=24",

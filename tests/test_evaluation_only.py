@@ -12,10 +12,10 @@ from run_helpers import FIXTURE_ROOT
 
 from splinter.data import windows as windows_module
 from splinter.data.datamodule import QADataModule
+from splinter.finetuning.finetune import evaluate
+from splinter.finetuning.module import QAModule, without_onednn
 from splinter.model.factory import load_model
 from splinter.qa import module as qa_module
-from splinter.qa.finetune import evaluate
-from splinter.qa.module import QAModule, without_onednn
 
 TINY_MODEL = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                   intermediate_size=64, max_position_embeddings=512)
@@ -23,7 +23,7 @@ TINY_MODEL = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_att
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from splinter.tokenizer import load_tokenizer
+    from splinter.tokenization.tokenizer import load_tokenizer
 
     return load_tokenizer("minilm")
 

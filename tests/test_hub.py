@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from splinter.data.datamodule import _existing_or_name
-from splinter.data.readers import read_examples
+from splinter.data.formats.readers import read_examples
 from splinter.errors import CheckpointError, ConfigError, DataError
 from splinter.hub import (
     is_hub_id,
@@ -18,7 +18,7 @@ from splinter.hub import (
     resolve_directory,
 )
 from splinter.pretraining.corpus import is_hub_name, read_documents, resolve_sources
-from splinter.tokenizer import load_tokenizer
+from splinter.tokenization.tokenizer import load_tokenizer
 
 PATH_NAMES = ["./x", "../x", "/abs/path", "~/x", "a/b/c", "train.jsonl", "dev.jsonl.gz", "corpus.TXT", "squad.json"]
 HUB_IDS = ["squad", "bert-base-uncased", "owner/name", "tau/splinter-base-qass", "Owner_1/name.v2"]

@@ -10,14 +10,14 @@ import torch
 from run_helpers import FIXTURE_ROOT, REPO, compose_config, run_cli, run_train
 from tiny_config import TINY, perturbed
 
+from splinter.data.formats.readers import read_examples
 from splinter.data.questions import read_questions
-from splinter.data.readers import read_examples
 from splinter.data.windows import WindowSettings
 from splinter.errors import ConfigError, DataError
-from splinter.inference import DecodingSettings, InputError, QuestionAnswerer
 from splinter.model.config import SplinterConfig
 from splinter.model.qa import SplinterForQuestionAnswering
-from splinter.tokenizer import load_tokenizer
+from splinter.qa.answerer import DecodingSettings, InputError, QuestionAnswerer
+from splinter.tokenization.tokenizer import load_tokenizer
 
 DEV = FIXTURE_ROOT / "mrqa-dev" / "SQuAD.jsonl.gz"
 HAMLET = "Hamlet is a tragedy written by William Shakespeare sometime between 1599 and 1601."
@@ -60,7 +60,7 @@ def test_answers_are_evaluations_predictions_for_every_question(trained, dev_que
 
 def test_the_max_context_rule_matches_evaluation_too(trained, dev_questions, tmp_path):
     out, _ = trained
-    from splinter.qa.evaluate import run as evaluate_run
+    from splinter.finetuning.evaluate import run as evaluate_run
 
     # as on the command line: the key the user set keeps its value, the others come from the run
     evaluate_run(compose_config("evaluate", tmp_path, f"checkpoint={out / 'model'}", "decoding.use_max_context=true"),
@@ -290,7 +290,7 @@ def test_long_context_answers_under_the_max_context_rule_are_those_of_the_window
 
 
 def test_a_stream_is_cut_into_chunks_by_context_characters_too(tiny_answerer, monkeypatch):
-    from splinter import inference
+    from splinter.qa import answerer as inference
 
     items = [(f"Who wrote part {i}?", " ".join([HAMLET] * (1 + i))) for i in range(6)]
     whole = list(tiny_answerer.answer_stream(items))

@@ -17,7 +17,7 @@ from splinter.pretraining.datamodule import PretrainDataModule, collate_passages
 from splinter.pretraining.masked_lm import MaskingVocabulary, mask_passages_mlm, mask_tokens
 from splinter.pretraining.module import PretrainModule
 from splinter.pretraining.objectives import OBJECTIVES
-from splinter.tokenizer import load_tokenizer
+from splinter.tokenization.tokenizer import load_tokenizer
 
 SAMPLE = Path(__file__).parent / "fixtures" / "pretrain" / "sample.txt"
 TINY = dict(

@@ -1,4 +1,4 @@
-"""Memory: freed heap memory goes back to the system during evaluation (splinter/memory.py); prediction's
+"""Memory: freed heap memory goes back to the system during evaluation (splinter/qa/memory.py); prediction's
 memory is linear in the context length and flat in the number of questions (issue 27)."""
 
 import json
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from splinter.memory import release_freed_memory
+from splinter.qa.memory import release_freed_memory
 
 glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is a glibc function")
 
@@ -52,7 +52,7 @@ def test_freed_heap_pages_are_returned_to_the_system():
 
 
 def test_evaluation_hands_memory_back_every_sixteen_batches(monkeypatch):
-    from splinter.qa import module as qa_module
+    from splinter.finetuning import module as qa_module
 
     calls = []
     monkeypatch.setattr(qa_module, "release_freed_memory", lambda: calls.append(1))
@@ -70,10 +70,10 @@ _LONG_CONTEXT_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, "tests")
     from tiny_config import TINY
     from splinter.data.windows import WindowSettings
-    from splinter.inference import DecodingSettings, QuestionAnswerer
+    from splinter.qa.answerer import DecodingSettings, QuestionAnswerer
     from splinter.model.config import SplinterConfig
     from splinter.model.qa import SplinterForQuestionAnswering
-    from splinter.tokenizer import load_tokenizer
+    from splinter.tokenization.tokenizer import load_tokenizer
 
     torch.manual_seed(0)
     model = SplinterForQuestionAnswering(SplinterConfig(**{**TINY, "vocab_size": 30522,

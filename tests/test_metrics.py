@@ -1,4 +1,4 @@
-"""splinter.metrics: official SQuAD v1.1 EM/F1, hand-computed cases and the real dev set."""
+"""splinter.qa.metrics: official SQuAD v1.1 EM/F1, hand-computed cases and the real dev set."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from splinter.metrics import (
+from splinter.qa.metrics import (
     exact_match_score,
     f1_score,
     max_over_ground_truths,
@@ -102,14 +102,14 @@ def test_squad_scores_means_times_100_and_ignores_extra_predictions():
 
 def test_missing_prediction_scores_zero_and_is_reported(caplog):
     refs = {"a": ["fox"], "b": ["dog"], "c": ["cat"], "d": ["cow"]}
-    with caplog.at_level(logging.WARNING, logger="splinter.metrics"):
+    with caplog.at_level(logging.WARNING, logger="splinter.qa.metrics"):
         got = squad_scores({"a": "fox", "b": "dog"}, refs)
     assert got == {"exact_match": 50.0, "f1": 50.0}
     assert "2 of 4 questions have no prediction" in caplog.text
 
 
 def test_no_warning_when_everything_is_answered(caplog):
-    with caplog.at_level(logging.WARNING, logger="splinter.metrics"):
+    with caplog.at_level(logging.WARNING, logger="splinter.qa.metrics"):
         squad_scores({"a": "x"}, {"a": ["x"]})
     assert caplog.text == ""
 

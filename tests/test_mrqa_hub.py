@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from datasets import Dataset, Features, Sequence, Value
 
-from splinter.data import mrqa_hub
-from splinter.data.readers import read_examples
-from splinter.download import main
+from splinter.data.formats import mrqa_hub
+from splinter.data.formats.readers import read_examples
+from splinter.data.release.download import main
 from splinter.errors import DataError
 
 DEV_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "root" / "mrqa-dev" / "SQuAD.jsonl.gz"

@@ -1,10 +1,10 @@
-"""The warm-up length both training modules use (splinter.optim.warmup_length)."""
+"""The warm-up length both training modules use (splinter.run.optim.warmup_length)."""
 
 from __future__ import annotations
 
 import pytest
 
-from splinter.optim import warmup_length
+from splinter.run.optim import warmup_length
 
 
 @pytest.mark.parametrize(

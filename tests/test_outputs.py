@@ -63,7 +63,7 @@ def test_an_output_below_a_file_is_one_line(tmp_path):
 def test_download_root_that_is_a_file_is_one_line(tmp_path):
     (tmp_path / "root").write_text("x")
     for root, where in ((tmp_path / "root", "is a file"), (tmp_path / "root" / "data", f"is below {tmp_path / 'root'}, which is a file")):
-        result = run_cli("-m", "splinter.download", "--root", str(root), "--archive", str(tmp_path / "none.zip"))
+        result = run_cli("-m", "splinter.data.release.download", "--root", str(root), "--archive", str(tmp_path / "none.zip"))
         assert result.returncode == 2
         assert result.stderr.strip().splitlines() == [f"error: {root}: --root {where}, not a directory"]
 
@@ -84,7 +84,7 @@ def test_a_run_directory_below_a_file_is_one_line(tmp_path):
 
 
 def _predict(tmp_path, output, *overrides: str):
-    from splinter.predict_file import run
+    from splinter.qa.predict import run
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("predict", overrides=["checkpoint=no-such-dir/", f"input={tmp_path / 'q.jsonl'}",

@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_dir
 from run_helpers import REPO
 
 from splinter.errors import ConfigError
-from splinter.predict_file import run
+from splinter.qa.predict import run
 
 
 def _run(tmp_path, *overrides: str):

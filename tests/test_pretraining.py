@@ -16,7 +16,7 @@ from splinter.model.factory import load_model
 from splinter.pretraining.corpus import PassagePacker, load_passages, read_documents
 from splinter.pretraining.datamodule import PretrainDataModule, collate_passages
 from splinter.pretraining.module import PretrainModule
-from splinter.tokenizer import load_tokenizer
+from splinter.tokenization.tokenizer import load_tokenizer
 
 SAMPLE = Path(__file__).parent / "fixtures" / "pretrain" / "sample.txt"
 TINY = dict(
@@ -633,7 +633,7 @@ def test_a_diverging_pretraining_run_stops_with_one_line_and_no_results(tmp_path
 def test_a_tokenizer_given_as_a_path_is_loaded(tmp_path):
     """Before: only a `str` was loaded; a Path stayed a Path and the first tokenisation failed with an
     AttributeError."""
-    from splinter.model.minilm import minilm_model_dir
+    from splinter.registry.minilm import minilm_model_dir
 
     module = PretrainDataModule(str(SAMPLE), Path(minilm_model_dir()), max_seq_length=64, cache_dir=str(tmp_path))
     assert module.tokenizer.token_to_id("[SEP]") == 102

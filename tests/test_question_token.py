@@ -1,4 +1,4 @@
-"""The `[QUESTION]` token is defined once (splinter/question_token.py), and that is the definition the
+"""The `[QUESTION]` token is defined once (splinter/tokenization/question_token.py), and that is the definition the
 tokenizer, the model config and the BERT conversion use."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from tiny_config import TINY
 
 from splinter.model.bert import bert_config_to_splinter
 from splinter.model.config import SplinterConfig
-from splinter.question_token import QUESTION_TOKEN, QUESTION_TOKEN_ID
-from splinter.tokenizer import load_tokenizer, question_token_id
+from splinter.tokenization.question_token import QUESTION_TOKEN, QUESTION_TOKEN_ID
+from splinter.tokenization.tokenizer import load_tokenizer, question_token_id
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,7 +54,7 @@ def _tiny_model_dir(directory: Path, vocab_lines: list[str], **config) -> Path:
 
 
 def _minilm_vocab() -> list[str]:
-    from splinter.model.minilm import minilm_model_dir
+    from splinter.registry.minilm import minilm_model_dir
 
     return (minilm_model_dir() / "vocab.txt").read_text(encoding="utf-8").splitlines()
 
@@ -91,7 +91,7 @@ def test_a_tokenizer_that_does_not_fit_the_model_is_one_error_line(tmp_path):
 
     from splinter import SplinterForQuestionAnswering
     from splinter.errors import ConfigError
-    from splinter.inference import QuestionAnswerer
+    from splinter.qa.answerer import QuestionAnswerer
 
     vocab = _minilm_vocab()
     vocab[QUESTION_TOKEN_ID], vocab[200] = vocab[200], QUESTION_TOKEN  # [QUESTION] moved to id 200

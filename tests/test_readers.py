@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from datasets import Dataset
 
-from splinter.data import readers
 from splinter.data.examples import (
     FEATURES,
     NOTE_NOT_LOCATED,
@@ -21,7 +20,8 @@ from splinter.data.examples import (
     SKIP_OTHER_TEXT,
     DataSummary,
 )
-from splinter.data.readers import read_examples
+from splinter.data.formats import readers
+from splinter.data.formats.readers import read_examples
 from splinter.errors import DataError, SplinterError
 
 FIXTURES = Path(__file__).parent / "fixtures"

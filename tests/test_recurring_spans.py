@@ -21,7 +21,7 @@ from splinter.pretraining.recurring_spans import (
     save_statistics,
     span_statistics,
 )
-from splinter.tokenizer import load_tokenizer
+from splinter.tokenization.tokenizer import load_tokenizer
 
 SAMPLE = Path(__file__).parent / "fixtures" / "pretrain" / "sample.txt"
 

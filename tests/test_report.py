@@ -1,4 +1,4 @@
-"""splinter.report: fake multirun trees → tables, CSV, PNG, errors."""
+"""splinter.reporting.report: fake multirun trees → tables, CSV, PNG, errors."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from splinter.report import main
+from splinter.reporting.report import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -136,7 +136,7 @@ def test_runs_without_config_that_nothing_tells_apart_are_duplicates(tmp_path, c
     old = write_result(tmp_path, "b", mtime=1_000_000, split_seed=1, f1=10.0)
     new = write_result(tmp_path, "a", mtime=2_000_000, split_seed=1, f1=20.0)
     write_result(tmp_path, "c", split_seed=2, f1=30.0)
-    with caplog.at_level(logging.WARNING, logger="splinter.report"):
+    with caplog.at_level(logging.WARNING, logger="splinter.reporting.report"):
         assert main([str(tmp_path), "--out", str(tmp_path / "o")]) == 0
     assert "duplicate" in caplog.text and str(old) in caplog.text and str(new) in caplog.text
     assert "the same run as far as its config tells (no config)" in caplog.text
@@ -191,7 +191,7 @@ def test_skip_invalid(tmp_path, caplog):
     write_result(tmp_path, "good", f1=12.5)
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "results.json").write_text("{", encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="splinter.report"):
+    with caplog.at_level(logging.WARNING, logger="splinter.reporting.report"):
         assert main([str(tmp_path), "--skip-invalid"]) == 0
     assert "skipping" in caplog.text
     assert read_csv(tmp_path / "results.csv")[0]["mean"] == "12.500000"
@@ -205,7 +205,7 @@ def test_integral_float_shots_accepted(tmp_path):
 
 def test_module_entry_point(sweep):
     proc = subprocess.run(
-        [sys.executable, "-m", "splinter.report", str(sweep / "nope")],
+        [sys.executable, "-m", "splinter.reporting.report", str(sweep / "nope")],
         capture_output=True,
         text=True,
         cwd=Path(__file__).resolve().parents[1],
@@ -280,7 +280,7 @@ def test_training_seed_sweep_on_one_split_keeps_both_runs(tmp_path, caplog):
     write_run(tmp_path, "0", {"seed": 10}, split_seed=42, f1=60.0, exact_match=50.0)
     write_run(tmp_path, "1", {"seed": 2}, split_seed=42, f1=64.0, exact_match=54.0)
     write_run(tmp_path, "2", {"seed": 10}, split_seed=43, f1=62.0, exact_match=52.0)
-    with caplog.at_level(logging.WARNING, logger="splinter.report"):
+    with caplog.at_level(logging.WARNING, logger="splinter.reporting.report"):
         assert main([str(tmp_path), "--no-paper"]) == 0
     assert "duplicate" not in caplog.text
     f1, em = tables((tmp_path / "results.md").read_text(encoding="utf-8"))
@@ -322,7 +322,7 @@ def test_byte_identical_configs_are_duplicates_kept_newest(tmp_path, caplog):
     old = write_run(tmp_path, "first", mtime=1_000_000, f1=10.0)
     new = write_run(tmp_path, "second", mtime=2_000_000, f1=20.0)
     other = write_run(tmp_path, "third", {"task.max_steps": 5}, f1=30.0)  # one key differs: kept
-    with caplog.at_level(logging.WARNING, logger="splinter.report"):
+    with caplog.at_level(logging.WARNING, logger="splinter.reporting.report"):
         assert main([str(tmp_path), "--no-paper"]) == 0
     assert caplog.text.count("duplicate") == 1
     assert f"keeping {new} (newest), ignoring {old} (identical resolved configs (config.yaml))" in caplog.text
@@ -347,7 +347,7 @@ def test_pretraining_and_evaluation_results_are_listed_and_skipped(tmp_path, cap
         json.dumps({"model_name": "tiny", "dataset": "squad", "f1": 1.0, "exact_match": 0.0}),
         encoding="utf-8",
     )
-    with caplog.at_level(logging.WARNING, logger="splinter.report"):
+    with caplog.at_level(logging.WARNING, logger="splinter.reporting.report"):
         assert main([str(tmp_path), "--no-paper"]) == 0
     md = (tmp_path / "results.md").read_text(encoding="utf-8")
     assert "## Not included (2)" in md
@@ -511,8 +511,8 @@ def test_paper_numbers_beside_each_published_cell(tmp_path):
 def test_plot_single_seed_point_has_no_error_bar_and_says_n1(tmp_path):
     from matplotlib.container import ErrorbarContainer
 
-    from splinter.report import learning_curve_figure, learning_curves
     from splinter.reporting.cells import build_table
+    from splinter.reporting.report import learning_curve_figure, learning_curves
     from splinter.reporting.runs import read_sweep
 
     write_run(tmp_path, "0", shots=16, split_seed=42, f1=50.0)
@@ -551,8 +551,8 @@ def test_report_over_real_runs_of_two_training_seeds(tmp_path):
 
 
 def plotted(tmp_path):
-    from splinter.report import learning_curve_figure
     from splinter.reporting.cells import build_table
+    from splinter.reporting.report import learning_curve_figure
     from splinter.reporting.runs import read_sweep
 
     sweep = read_sweep(tmp_path)

@@ -13,7 +13,7 @@ import pytest
 import torch
 from run_helpers import REPO, TINY, run_evaluate, run_train
 
-from splinter.data.readers import file_sha256
+from splinter.data.formats.readers import file_sha256
 from splinter.errors import ConfigError
 from splinter.run.output_dir import RunDirectoryError
 from splinter.run.resume_check import ResumeMismatch

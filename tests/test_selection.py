@@ -48,7 +48,7 @@ def test_multisplit_holds_out_a_fraction_each_time():
 def test_fold_data_hold_out_training_questions_and_never_read_the_evaluation_file(tmp_path):
     from splinter.data.datamodule import QADataModule
     from splinter.selection.runner import HeldOutData
-    from splinter.tokenizer import load_tokenizer
+    from splinter.tokenization.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer("minilm")
     # an evaluation file that does not exist: a fold that tried to read it would fail
@@ -213,7 +213,7 @@ def test_a_study_on_the_evaluation_set_is_refused_unless_marked_oracle(tmp_path)
     assert results["selection"] == {"method": "none", "oracle": True, "final_run": True}
     assert trial["selection_score"] == pytest.approx(results["f1"])  # the oracle's objective: evaluation F1
 
-    from splinter.report import main
+    from splinter.reporting.report import main
 
     assert main([str(tmp_path / "b"), "--no-paper"]) == 0
     md = (tmp_path / "b" / "results.md").read_text()
@@ -226,7 +226,7 @@ def test_a_study_on_the_evaluation_set_is_refused_unless_marked_oracle(tmp_path)
 
 def test_report_selection_section(tmp_path):
     """Fake study: trials with selection scores and evaluation F1, a fixed-protocol run beside it."""
-    from splinter.report import main
+    from splinter.reporting.report import main
     from splinter.reporting.selection import spearman
 
     def run(name: str, f1: float, selection: dict | None) -> str:

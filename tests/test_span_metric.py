@@ -7,7 +7,7 @@ import torch
 from datasets import Dataset
 
 from splinter.data.evaluation_set import EvaluationSet
-from splinter.span_metric import SpanMetric
+from splinter.qa.span_metric import SpanMetric
 
 CONTEXTS = {"q1": "alpha beta gamma", "q2": "delta epsilon"}
 REFERENCES = {"q1": ["beta"], "q2": ["delta"]}

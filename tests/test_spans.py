@@ -1,4 +1,4 @@
-"""splinter.spans: vectorised decoding against a pure-Python n-best loop (run_qa.py's rule)."""
+"""splinter.qa.spans: vectorised decoding against a pure-Python n-best loop (run_qa.py's rule)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from spans_reference import (
     pad_offsets,
 )
 
-from splinter.spans import Prediction, SpanCandidates, best_answers, best_predictions, top_spans
+from splinter.qa.spans import Prediction, SpanCandidates, best_answers, best_predictions, top_spans
 
 
 def predictions_of(ids, c: SpanCandidates, offsets, contexts):
@@ -362,7 +362,7 @@ def test_offsets_tensor_gives_same_answers():
 def test_question_without_valid_span_gets_empty_and_is_counted(caplog):
     ids = ["a", "b"]
     cands = _cands([[(2.0, 1, 1)], []])
-    with caplog.at_level(logging.WARNING, logger="splinter.spans"):
+    with caplog.at_level(logging.WARNING, logger="splinter.qa.spans"):
         preds = predictions_of(ids, cands, [OFFSETS["a0"], OFFSETS["b0"]], CONTEXTS)
     assert preds["b"] == Prediction("", NEG, -1, -1, -1) and not preds["b"].found
     assert preds["a"].found and preds["a"].text == "alpha"

@@ -27,7 +27,7 @@ def test_demo_refuses_a_split_seed_it_would_ignore_with_one_line(tmp_path):
 
 @pytest.mark.parametrize("explicit", [{"data.shots"}, {"data.shots", "data.seed"}])
 def test_shots_given_beside_a_train_file_stop_the_run_before_it_writes(tmp_path, explicit):
-    from splinter.qa.finetune import run
+    from splinter.finetuning.finetune import run
 
     cfg = compose_config("train", tmp_path, f"data.train_file={SEED_43}", "data.shots=17", "data.seed=44")
     with pytest.raises(ConfigError, match="config key 'data.shots': data.shots (and data.seed choose|chooses) nothing"):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from splinter.data.readers import read_examples
+from splinter.data.formats.readers import read_examples
 from splinter.data.splits import (
     DATASETS,
     EVAL_SETS,

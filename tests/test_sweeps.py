@@ -47,7 +47,7 @@ def test_a_single_run_still_ends_with_one_line_and_status_2(tmp_path):
 def test_the_end_of_sweep_list_counts_this_sweeps_failures_only_also_with_coarse_file_times(tmp_path, capsys):
     from omegaconf import OmegaConf
 
-    from splinter.sweeps import ERROR_FILE, FailedJobsReport
+    from splinter.run.sweeps import ERROR_FILE, FailedJobsReport
 
     report = FailedJobsReport()
     report.on_multirun_start(OmegaConf.create({}))

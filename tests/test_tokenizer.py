@@ -1,4 +1,4 @@
-"""splinter.tokenizer: parity with transformers' SplinterTokenizer(Fast), pair layout, file round trips."""
+"""splinter.tokenization.tokenizer: parity with transformers' SplinterTokenizer(Fast), pair layout, file round trips."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import transformers
 
 from splinter.errors import CheckpointError
-from splinter.model.minilm import minilm_model_dir
-from splinter.tokenizer import (
+from splinter.registry.minilm import minilm_model_dir
+from splinter.tokenization.tokenizer import (
     QUESTION_TOKEN,
     load_tokenizer,
     question_token_id,

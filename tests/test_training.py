@@ -10,8 +10,8 @@ import torch
 from run_helpers import run_train
 
 from splinter import SplinterForQuestionAnswering
-from splinter.metrics import squad_scores
-from splinter.qa.finetune import training_steps
+from splinter.finetuning.finetune import training_steps
+from splinter.qa.metrics import squad_scores
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_run_writes_results_predictions_config_and_model(trained):
     predictions = json.loads((out / "predictions.json").read_text())
     assert len(predictions) == 40 and all(isinstance(text, str) for text in predictions.values())
     # results.json holds exactly the score of predictions.json against the evaluation references
-    from splinter.data.readers import read_examples
+    from splinter.data.formats.readers import read_examples
 
     examples, _ = read_examples(on_disk["eval_file"], training=False)
     references = {i: g for i, g in zip(examples["id"], examples["gold_answers"], strict=True) if i in predictions}
@@ -221,8 +221,8 @@ def test_model_compile_compiles_the_encoder_in_place_with_the_same_outputs_and_w
     # their keys; traced here with the "eager" backend (the same graph capture, no code generation).
     from tiny_config import TINY
 
+    from splinter.finetuning.module import QAModule, compile_encoder
     from splinter.model.factory import load_model
-    from splinter.qa.module import QAModule, compile_encoder
 
     torch.manual_seed(0)
     plain = QAModule(load_model(config=TINY), compile=False)

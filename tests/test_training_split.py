@@ -11,7 +11,7 @@ import json
 
 from run_helpers import FIXTURE_ROOT, run_train
 
-from splinter.report import main as report
+from splinter.reporting.report import main as report
 
 SPLIT = FIXTURE_ROOT / "mrqa-few-shot" / "squad" / "squad-train-seed-43-num-examples-16.jsonl"
 

@@ -15,8 +15,8 @@ from splinter.data import windows as windows_module
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.windows import WindowSettings, build_windows, max_context_flags, window_spans
 from splinter.errors import ConfigError, DataError
-from splinter.spans import best_answers
-from splinter.tokenizer import QUESTION_TOKEN, load_tokenizer
+from splinter.qa.spans import best_answers
+from splinter.tokenization.tokenizer import QUESTION_TOKEN, load_tokenizer
 
 SMALL = WindowSettings(max_seq_length=48, doc_stride=16, max_query_length=12)
 

@@ -44,8 +44,8 @@ from torch.utils.data import DataLoader
 
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.examples import DataSummary
-from splinter.data.manifest import check_installed
-from splinter.data.readers import file_sha256, read_examples
+from splinter.data.formats.readers import file_sha256, read_examples
+from splinter.data.release.manifest import check_installed
 from splinter.data.samplers import EpochShuffleSampler, LengthGroupedSampler, RankShare
 from splinter.data.splits import (
     default_data_root,
@@ -146,7 +146,7 @@ class QADataModule(pl.LightningDataModule):
     @property
     def tokenizer(self) -> Tokenizer:
         if self._tokenizer is None:
-            from splinter.tokenizer import load_tokenizer
+            from splinter.tokenization.tokenizer import load_tokenizer
 
             self._tokenizer = load_tokenizer(self._tokenizer_arg)
         return self._tokenizer
@@ -252,7 +252,7 @@ class QADataModule(pl.LightningDataModule):
 
     def _collate(self):
         from splinter.data.batches import Collator
-        from splinter.tokenizer import special_token_ids
+        from splinter.tokenization.tokenizer import special_token_ids
 
         pad_id = special_token_ids(self.tokenizer).pad  # [PAD] (BERT) or <pad> (RoBERTa)
         return Collator(pad_to_multiple_of=self.pad_to_multiple_of, pad_token_id=pad_id)

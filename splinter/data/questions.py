@@ -10,7 +10,7 @@
 - SQuAD v1.1 / v2.0 `.json` (`.json.gz`): `{"data": [{"paragraphs": [{"context", "qas": [{"id",
   "question"}]}]}]}`, with or without answers.
 
-Question ids follow the training and evaluation readers (`readers._question_id`): a string, or an
+Question ids follow the training and evaluation readers (`formats.file_io.question_id`): a string, or an
 integer read as its string (MRQA and SQuAD files from other tools often number their questions).
 
 It returns `(questions, summary)`: a list of `{"id", "question", "context"}` dicts in file order and a
@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from splinter.data.examples import SKIP_DUPLICATE_ID, SKIP_EMPTY, DataSummary
-from splinter.data.readers import _decode, _lines, _open_bytes, _question_id, check_no_lone_surrogate
+from splinter.data.formats.file_io import check_no_lone_surrogate, decode, lines, open_bytes, question_id
 from splinter.errors import DataError
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
@@ -85,7 +85,7 @@ def _string(obj: dict, key: str, path: Path, line: int | None, where: str = "") 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[str, str, str]]:
     # The readers' line reader: bytes decoded per line (a bad byte is reported on its own line), BOM, CRLF.
-    for lineno, line in _lines(path):
+    for lineno, line in lines(path):
         if line.strip():
             yield from _line_rows(line, path, lineno)
 
@@ -109,20 +109,20 @@ def _line_rows(line: str, path: Path, lineno: int) -> Iterator[tuple[str, str, s
             if not isinstance(qa, dict):
                 raise DataError(path, f"{where}expected an object", lineno)
             key = "qid" if qa.get("id") in (None, "") and "qid" in qa else "id"  # the readers' choice
-            qid = _question_id(qa, key, path, lineno, where)
+            qid = question_id(qa, key, path, lineno, where)
             yield qid, _string(qa, "question", path, lineno, where), context
         return
-    qid = _question_id(obj, "id", path, lineno, "") if "id" in obj else str(lineno)
+    qid = question_id(obj, "id", path, lineno, "") if "id" in obj else str(lineno)
     yield qid, _string(obj, "question", path, lineno), context
 
 
 def _json_rows(path: Path) -> Iterator[tuple[str, str, str]]:
     try:
-        with _open_bytes(path) as f:
+        with open_bytes(path) as f:
             raw = f.read()
     except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
         raise DataError(path, f"cannot read: {error}") from None
-    text = _decode(raw, path, 1)  # the readers' decoding: BOM dropped, a bad byte named with its line
+    text = decode(raw, path, 1)  # the readers' decoding: BOM dropped, a bad byte named with its line
     if not text.strip():
         raise DataError(path, "empty file")
     try:
@@ -148,5 +148,5 @@ def _json_rows(path: Path) -> Iterator[tuple[str, str, str]]:
                 here = f"{where}.qas[{q}]: "
                 if not isinstance(qa, dict):
                     raise DataError(path, f"{here}expected an object")
-                qid = _question_id(qa, "id", path, None, here)
+                qid = question_id(qa, "id", path, None, here)
                 yield qid, _string(qa, "question", path, None, here), context

@@ -22,7 +22,7 @@ from datasets import Dataset, Features, List, Value
 from tokenizers import Encoding, Tokenizer
 
 from splinter.errors import ConfigError, DataError
-from splinter.tokenizer import SpecialTokenIds, special_token_ids
+from splinter.tokenization.tokenizer import SpecialTokenIds, special_token_ids
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from splinter.errors import CheckpointError
-from splinter.question_token import QUESTION_TOKEN_ID
+from splinter.tokenization.question_token import QUESTION_TOKEN_ID
 
 if TYPE_CHECKING:
     import torch

@@ -3,7 +3,7 @@
 A checkpoint is a directory with config.json and model.safetensors or pytorch_model.bin, in the
 Hugging Face layout, so that transformers and this package read each other's checkpoints. Loading:
 
-1. resolve the name: a registered name (splinter.model.registry: "minilm" → the MiniLM package), an existing local directory, else a Hub id
+1. resolve the name: a registered name (splinter.registry: "minilm" → the MiniLM package), an existing local directory, else a Hub id
    fetched with `huggingface_hub.snapshot_download`;
 2. read config.json (Splinter, BERT or RoBERTa) and build the model, freshly initialised;
 3. read the weights, rename them into this model's keys (BERT/RoBERTa → `splinter.*`, bare encoder keys ↔
@@ -31,12 +31,12 @@ from splinter.files import atomic_write, load_torch_file
 from splinter.hub import resolve_directory
 from splinter.model.bert import ENCODER_KEY_PREFIXES, bert_state_dict_to_splinter
 from splinter.model.config import SplinterConfig, read_config_dict
-from splinter.model.registry import alias_directory
 from splinter.model.roberta import (
     mask_token_id,
     roberta_state_dict_to_splinter,
     splinter_state_dict_to_roberta,
 )
+from splinter.registry import alias_directory
 
 logger = logging.getLogger("splinter")
 
@@ -211,7 +211,7 @@ class CheckpointMixin(nn.Module):
             file.write(save(tensors, metadata={"format": "pt"}))
         if tokenizer is not None:
             # Imported here: the tokenizer module is only needed when a tokenizer is saved.
-            from splinter.tokenizer import save_tokenizer_files
+            from splinter.tokenization.tokenizer import save_tokenizer_files
 
             save_tokenizer_files(tokenizer, directory)
         return directory

@@ -17,7 +17,7 @@ from splinter.errors import CheckpointError, ConfigError
 from splinter.files import atomic_write
 from splinter.model.bert import bert_config_to_splinter, looks_like_bert_config
 from splinter.model.roberta import roberta_config_to_splinter
-from splinter.question_token import QUESTION_TOKEN_ID
+from splinter.tokenization.question_token import QUESTION_TOKEN_ID
 
 HEAD_TYPES = ("qass", "linear")
 # How a fresh head's final scoring weights start (see _SpanSelectionModel.reset_head).

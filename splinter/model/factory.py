@@ -1,13 +1,13 @@
 """`load_model`: the one place a model is built, and its weights checked against its config.
 
     load_model(None, config={"hidden_size": 32, ...})   # random weights from a SplinterConfig
-    load_model("minilm")                                 # a registered name (splinter.model.registry)
+    load_model("minilm")                                 # a registered name (splinter.registry)
     load_model("path/to/dir") / load_model("owner/name") # a save_pretrained directory or a Hub id
     load_model("outputs/.../checkpoints/last.ckpt")      # a train.py checkpoint, rebuilt from the file
     load_model("minilm", objective="rss")                # the pretraining model of an objective
 
-Fine-tuning (splinter.qa.finetune), pretraining (splinter.pretraining.run), evaluation
-(splinter.qa.evaluate) and inference (splinter.inference) all build their model here and hand it to
+Fine-tuning (splinter.finetuning.finetune), pretraining (splinter.pretraining.run), evaluation
+(splinter.finetuning.evaluate) and inference (splinter.qa.answerer) all build their model here and hand it to
 what uses it (the Lightning modules receive the built `nn.Module`). The arguments are the model
 group's keys (conf/model/*.yaml: `checkpoint`, `config`, `head_type`, `head_init`, `fresh_head`,
 `backend`), plus the pretraining `objective`; the model remembers them (`load_arguments`), so that a

@@ -8,11 +8,11 @@ LayerNorm eps is 1e-5 (read from config.json like every other size). Everything 
 
 The question token. A byte-level BPE vocabulary has no unused slot to rename, so `[QUESTION]` is a new
 special token with a new embedding row, id = the checkpoint's vocab_size (the tokenizer gives it the
-same id: the next free one, see splinter/roberta_tokenizer.py). The row starts as a copy of the
+same id: the next free one, see splinter/tokenization/byte_level_bpe.py). The row starts as a copy of the
 `<mask>` row. The paper's code did the closest thing for encoders not pretrained with a question
 token: its `qass_preprocess.py` appends " [MASK]." to every question and `ModelWithQASSHead`
 (`replace_mask_with_question_token=True`) then swaps the [MASK] id for the question id of the
-BERT vocabulary, an unused entry (`QUESTION_TOKEN_ID`, splinter/question_token.py). So the QASS head reads the representation of a token the
+BERT vocabulary, an unused entry (`QUESTION_TOKEN_ID`, splinter/tokenization/question_token.py). So the QASS head reads the representation of a token the
 encoder knows as "fill in the missing span"; copying `<mask>` keeps that starting point here.
 """
 

@@ -11,7 +11,7 @@ the answer is "y" (see `load_encoder`).
 
 The tokenizer is still `load_tokenizer`'s (WordPiece vocab.txt or byte-level BPE), and its
 `[QUESTION]` id must index the encoder's embeddings: true for BERT-vocabulary encoders such as ELECTRA
-(`[unused99]`, id `QUESTION_TOKEN_ID` of splinter/question_token.py). A saved model is the encoder in transformers' own layout (config.json,
+(`[unused99]`, id `QUESTION_TOKEN_ID` of splinter/tokenization/question_token.py). A saved model is the encoder in transformers' own layout (config.json,
 model.safetensors) plus `span_head.safetensors` and `span_head.json` (this package's head and its
 config), so `AutoModel.from_pretrained` reads the encoder of a fine-tuned run as is.
 """
@@ -188,7 +188,7 @@ class TransformersQAModel(SplinterForQuestionAnswering):
             save_file(head, partial, metadata={"format": "pt"})
         _write_head_config(self.config, directory)
         if tokenizer is not None:
-            from splinter.tokenizer import save_tokenizer_files
+            from splinter.tokenization.tokenizer import save_tokenizer_files
 
             save_tokenizer_files(tokenizer, directory)
         return directory

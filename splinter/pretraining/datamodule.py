@@ -48,7 +48,7 @@ from splinter.errors import ConfigError, SplinterError
 from splinter.pretraining.corpus import count_empty_records, pack_documents, read_documents, resolve_sources
 from splinter.pretraining.objectives import get_objective
 from splinter.pretraining.recurring_spans import CLUSTER_ORDERS, save_statistics
-from splinter.tokenizer import load_tokenizer, special_token_ids
+from splinter.tokenization.tokenizer import load_tokenizer, special_token_ids
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class PretrainDataModule(pl.LightningDataModule):
         debug: bool = False,
         objective: str = "rss",
     ):
-        """`tokenizer`: a `tokenizers.Tokenizer`, or a name for `splinter.tokenizer.load_tokenizer`
+        """`tokenizer`: a `tokenizers.Tokenizer`, or a name for `splinter.tokenization.tokenizer.load_tokenizer`
         (`"minilm"`, a checkpoint directory, a hub id). `files`: see `splinter.pretraining.corpus`.
         `statistics_rows`: how many rows of a streaming dataset the statistics look at.
         `objective`: "rss" or "mlm" (`splinter.pretraining.objectives`): the per-passage masking."""

@@ -30,10 +30,16 @@ from torch import nn
 from splinter.errors import ConfigError
 from splinter.model.factory import model_arguments, model_class
 from splinter.model.training_checkpoint import MODEL_ARGUMENTS, store_model_config
-from splinter.optim import build_optimizer, check_warmup, clip_gradients, linear_warmup_decay, warmup_length
-from splinter.question_token import QUESTION_TOKEN
 from splinter.run.divergence import stop_if_diverged
+from splinter.run.optim import (
+    build_optimizer,
+    check_warmup,
+    clip_gradients,
+    linear_warmup_decay,
+    warmup_length,
+)
 from splinter.run.resume import ResumeState, skipper
+from splinter.tokenization.question_token import QUESTION_TOKEN
 
 # The paper's 10,000 warm-up steps of 2.4M, as a fraction: round(WARMUP_RATIO × 2.4M) = 10,000.
 WARMUP_RATIO = 0.0041667

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from splinter.question_token import QUESTION_TOKEN
+from splinter.tokenization.question_token import QUESTION_TOKEN
 
 # The English stopword list of NLTK (`nltk.corpus.stopwords.words("english")`, the subset used by the
 # original Splinter pretraining code, `pretraining/masking.py`, which also adds "also", "could" and

@@ -25,7 +25,7 @@ from splinter.model.factory import load_model_from_config
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
 from splinter.run.trainer import build_trainer, run_callbacks
-from splinter.tokenizer import load_tokenizer
+from splinter.tokenization.tokenizer import load_tokenizer
 
 log = logging.getLogger("splinter")
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from splinter.reporting.runs import CELL_KEYS, FailedJob, RunResult, Settings, SkippedFile
 
-log = logging.getLogger("splinter.report")
+log = logging.getLogger("splinter.reporting.report")
 
 UNSET = "unset"  # a whole config that lacks the key
 UNKNOWN = "?"  # a partial config that does not say

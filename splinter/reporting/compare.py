@@ -12,7 +12,7 @@ cannot say whether one beats the other; the runs of the two rows on the same spl
   (t-interval; percentile bootstrap over seeds), the seeds favouring each side and the sign-flip
   permutation p-value (splinter.reporting.statistics);
 * a question-level paired bootstrap: both runs' ``predictions.json`` scored per question with the
-  official metric (splinter.metrics) against the gold answers of the evaluation file, the differences
+  official metric (splinter.qa.metrics) against the gold answers of the evaluation file, the differences
   averaged over the cell's paired seeds per question, and the questions resampled. It says how much of
   the difference the evaluation sample alone could produce, and exists for a single-seed cell too. It
   needs every paired run's predictions.json and evaluation file, per-question scores that reproduce
@@ -172,7 +172,7 @@ class References:
         found = self._read[name]
         if isinstance(found, dict) and side.eval_sha256 and Path(name).is_file():
             if name not in self._sha256:  # hashed once: a sweep's runs share one evaluation file
-                from splinter.data.readers import file_sha256
+                from splinter.data.formats.readers import file_sha256
 
                 self._sha256[name] = file_sha256(name)
             if self._sha256[name] != side.eval_sha256:
@@ -181,7 +181,9 @@ class References:
 
 
 def _read_references(name: str) -> dict[str, list[str]] | str:
-    from splinter.data.readers import read_examples  # datasets: imported only when questions are scored
+    from splinter.data.formats.readers import (
+        read_examples,  # datasets: imported only when questions are scored
+    )
 
     if not Path(name).exists() and ("/" in name or name.endswith((".gz", ".jsonl", ".json"))):
         return (f"evaluation file {name} not found (results.json paths are relative to the directory the "
@@ -196,7 +198,7 @@ def _read_references(name: str) -> dict[str, list[str]] | str:
 def question_scores(predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
     """metric → per-question score in points (0 or 100 for EM), in the order of `references`: the
     official metric's per-question numbers, whose mean is `squad_scores`."""
-    from splinter.metrics import per_question_scores
+    from splinter.qa.metrics import per_question_scores
 
     scores = per_question_scores(predictions, references)
     return {m: 100.0 * np.array([scores[q][m] for q in references], dtype=np.float64) for m in METRICS}

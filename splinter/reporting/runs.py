@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 from splinter.errors import DataError, SplinterError
 from splinter.reporting.selection import selection_label
 
-log = logging.getLogger("splinter.report")
+log = logging.getLogger("splinter.reporting.report")
 
 RESULTS_FILE = "results.json"
 ERROR_FILE = "error.json"

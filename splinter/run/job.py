@@ -25,8 +25,8 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 import splinter
-from splinter.config_checks import check_config
 from splinter.files import atomic_write, refuse_overwriting_inputs, write_json
+from splinter.run.config_checks import check_config
 from splinter.run.output_dir import (
     ResumePoint,
     claim_output_dir,
@@ -36,8 +36,8 @@ from splinter.run.output_dir import (
     save_hydra_files,
 )
 from splinter.run.resume_check import STEPS, run_settings
+from splinter.run.sweeps import ERROR_FILE, record_continued
 from splinter.run.trainer import build_logger, finish_logger
-from splinter.sweeps import ERROR_FILE, record_continued
 
 
 @dataclass

@@ -13,7 +13,7 @@ runs started at once into one directory cannot both go on: the second stops with
 directory (conf: `hydra.output_subdir: null`), so a refused run leaves another run's files as they were.
 Inside a sweep (`-m`), a job whose directory holds a finished run of the same overrides (a re-run of
 the sweep) is skipped, and `resume=true` starts the jobs that have nothing to continue
-(splinter.sweeps lists both at the end). A single run that stops before claiming a directory that
+(splinter.run.sweeps lists both at the end). A single run that stops before claiming a directory that
 Hydra created for it leaves no directory behind (`discard_if_unused`).
 """
 

@@ -27,8 +27,8 @@ from omegaconf import DictConfig
 from splinter.data.datamodule import QADataModule
 from splinter.errors import ConfigError
 from splinter.files import write_json
-from splinter.qa.finetune import build_module, fit_and_evaluate, training_steps
-from splinter.qa.module import EVALUATION_RESULT
+from splinter.finetuning.finetune import build_module, fit_and_evaluate, training_steps
+from splinter.finetuning.module import EVALUATION_RESULT
 from splinter.run.instantiate import instantiate_node
 from splinter.run.trainer import build_trainer
 from splinter.selection.folds import mean_std, splits_for

@@ -14,10 +14,10 @@ conf/hparams_search/optuna.yaml):
 * Each trial is a job with the sampled parameters; its objective is the value train.py returns, the
   selection score (splinter.selection.objective), computed on the training questions only. Trials run
   with `selection.final_run=false` (no evaluation-set run) unless `hydra.sweeper.evaluate_trials=true`,
-  which also evaluates each trial for analysis (oracle gap, correlation; splinter.report): the sampler
+  which also evaluates each trial for analysis (oracle gap, correlation; splinter.reporting.report): the sampler
   still sees only selection scores.
 * A trial that fails (an error, no score) is recorded as failed in the study and the sweep goes on
-  (splinter.sweeps lists failed jobs at the end and exits 2). `n_trials` counts finished trials.
+  (splinter.run.sweeps lists failed jobs at the end and exits 2). `n_trials` counts finished trials.
 * The same command resumes an interrupted study: finished trials are kept; a trial left running is
   marked failed (listed in the study's user attribute `interrupted_trials`, not counted) and re-run with
   its parameters; trials run until n_trials finished. The sampler of the n-th counted trial is seeded

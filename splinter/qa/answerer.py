@@ -6,8 +6,8 @@
 
 One path with evaluation, not a second one: the windows come from `splinter.data.windows` (the rows
 `build_windows` makes, built without a `Dataset.map` per call), the batches from the evaluation collator,
-the per-window spans from `splinter.spans.top_spans` and the best answer per question from
-`splinter.spans.best_predictions`, with the window and decoding settings the checkpoint was evaluated
+the per-window spans from `splinter.qa.spans.top_spans` and the best answer per question from
+`splinter.qa.spans.best_predictions`, with the window and decoding settings the checkpoint was evaluated
 with (a training run's `config.yaml` beside its `model/` directory, or the hyper-parameters inside a
 Lightning `.ckpt`). On the same file and model the answers are those of `evaluate.py`'s predictions.json.
 
@@ -37,12 +37,12 @@ from splinter.data.batches import Collator
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.data.windows import WindowSettings, windows_from_columns
 from splinter.errors import CheckpointError, ConfigError, SplinterError
-from splinter.memory import release_freed_memory
 from splinter.model.factory import load_model
 from splinter.model.qa import SplinterForQuestionAnswering
 from splinter.model.training_checkpoint import TrainingCheckpoint, read_training_checkpoint
-from splinter.spans import SpanCandidates, best_predictions, top_spans
-from splinter.tokenizer import check_fits_model, load_tokenizer, special_token_ids
+from splinter.qa.memory import release_freed_memory
+from splinter.qa.spans import SpanCandidates, best_predictions, top_spans
+from splinter.tokenization.tokenizer import check_fits_model, load_tokenizer, special_token_ids
 
 __all__ = ["DecodingSettings", "InputError", "QuestionAnswerer", "Skipped"]
 
@@ -77,7 +77,7 @@ class DecodingSettings:
     use_max_context: bool = False
 
     def __post_init__(self) -> None:
-        from splinter.config_checks import check_value
+        from splinter.run.config_checks import check_value
 
         for field in fields(self):  # by the decoding keys' one rule (config_checks.RULES, decoding.*)
             check_value(f"decoding.{field.name}", getattr(self, field.name), name=field.name)

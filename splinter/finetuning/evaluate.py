@@ -9,25 +9,25 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from tokenizers import Tokenizer
 
-from splinter.config_checks import check_required, command_line_keys
-from splinter.data.readers import file_sha256
+from splinter.data.formats.readers import file_sha256
 from splinter.errors import DataError
 from splinter.files import write_json
-from splinter.inference import checkpoint_settings, run_config, run_config_settings
-from splinter.metrics import squad_scores
+from splinter.finetuning.finetune import evaluate
+from splinter.finetuning.module import QAModule
 from splinter.model.factory import load_model
 from splinter.model.training_checkpoint import TrainingCheckpoint, read_training_checkpoint
-from splinter.qa.finetune import evaluate
-from splinter.qa.module import QAModule
+from splinter.qa.answerer import checkpoint_settings, run_config, run_config_settings
+from splinter.qa.metrics import squad_scores
+from splinter.run.config_checks import check_required, command_line_keys
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
 from splinter.run.trainer import with_console
-from splinter.tokenizer import check_fits_model, load_tokenizer
+from splinter.tokenization.tokenizer import check_fits_model, load_tokenizer
 
 log = logging.getLogger("splinter")
 
 
-# Where each of a run's saved settings (splinter.inference's names) lives in evaluate.py's config. The
+# Where each of a run's saved settings (splinter.qa.answerer's names) lives in evaluate.py's config. The
 # batch size is left out: it changes the speed, not the scores.
 _SETTING_KEYS = {**{key: f"data.{key}" for key in ("max_seq_length", "doc_stride", "max_query_length",
                                                    "zero_token_type_ids", "hide_sep", "pad_to_multiple_of")},

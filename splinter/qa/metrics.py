@@ -19,10 +19,10 @@ rule), so it disagrees with v1.1 on the pinned case above (checked: torchmetrics
 from __future__ import annotations
 
 import logging
-import re
-import string
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+
+from splinter.data.normalize import normalize_answer
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +34,6 @@ __all__ = [
     "per_question_scores",
     "squad_scores",
 ]
-
-_PUNCTUATION = frozenset(string.punctuation)
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-
-
-def normalize_answer(text: str) -> str:
-    """Lowercase, remove ASCII punctuation, remove the articles a/an/the, collapse whitespace."""
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
 
 
 def exact_match_score(prediction: str, ground_truth: str) -> float:

@@ -1,7 +1,7 @@
 """QAModule: fine-tuning and evaluation of SplinterForQuestionAnswering as a LightningModule.
 
 Training is the paper's protocol (PROTOCOL.md §3). Evaluation runs the model and updates a
-`splinter.span_metric.SpanMetric` (decoding, gathering across ranks and scoring live there); the run
+`splinter.qa.span_metric.SpanMetric` (decoding, gathering across ranks and scoring live there); the run
 function hands the module its evaluation set (`evaluate_on`) and reads the result back from
 `trainer.callback_metrics[EVALUATION_RESULT]`.
 """
@@ -18,13 +18,13 @@ from torch import nn
 
 from splinter.data.evaluation_set import EvaluationSet
 from splinter.errors import ConfigError
-from splinter.memory import release_freed_memory
 from splinter.model.factory import model_arguments
 from splinter.model.training_checkpoint import MODEL_ARGUMENTS, TOKENIZER_ENTRY, store_model_config
-from splinter.optim import build_optimizer, clip_gradients, linear_warmup_decay, warmup_length
+from splinter.qa.memory import release_freed_memory
+from splinter.qa.span_metric import SpanMetric
 from splinter.run.divergence import stop_if_diverged
+from splinter.run.optim import build_optimizer, clip_gradients, linear_warmup_decay, warmup_length
 from splinter.run.resume import ResumeState, skipper
-from splinter.span_metric import SpanMetric
 
 # The key of trainer.callback_metrics under which an evaluation leaves its SpanMetric result.
 EVALUATION_RESULT = "evaluation"
@@ -42,7 +42,7 @@ def compile_encoder(model: torch.nn.Module, backend: str = "inductor") -> None:
     encoder.compile(dynamic=True, backend=backend)
 
 
-# Evaluation batches between two hand-backs of the heap's free pages to the system (splinter/memory.py).
+# Evaluation batches between two hand-backs of the heap's free pages to the system (splinter/qa/memory.py).
 RELEASE_MEMORY_EVERY = 16
 
 

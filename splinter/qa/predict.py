@@ -19,11 +19,11 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from splinter.config_checks import boolean, check_config, integer
 from splinter.data.questions import stream_questions
 from splinter.errors import ConfigError
 from splinter.files import atomic_write, check_writable_target, refuse_overwriting_inputs, write_json
-from splinter.inference import SETTING_KEYS, QuestionAnswerer, Skipped
+from splinter.qa.answerer import SETTING_KEYS, QuestionAnswerer, Skipped
+from splinter.run.config_checks import boolean, check_config, integer
 
 log = logging.getLogger("splinter")
 

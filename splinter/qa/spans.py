@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from splinter.stable_topk import stable_topk
+from splinter.qa.stable_topk import stable_topk
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ def best_answers(
     offsets: Tensor,
     contexts: Mapping[str, str],
 ) -> dict[str, str]:
-    """question id → answer text (what `splinter.metrics.squad_scores` takes): `best_predictions` without
+    """question id → answer text (what `splinter.qa.metrics.squad_scores` takes): `best_predictions` without
     the scores and char offsets."""
     predictions = best_predictions(example_ids, scores, starts, ends, offsets, contexts)
     return {eid: p.text for eid, p in predictions.items()}

@@ -13,7 +13,7 @@ special added tokens (matched in the raw text, never split or normalised), and t
 which is what SplinterTokenizerFast builds for the default right padding side (the `.` id is looked
 up in the vocabulary). Parity with transformers is pinned by tests/test_tokenizer.py.
 
-Byte-level BPE tokenizers (the RoBERTa family) go to splinter/roberta_tokenizer.py; code that needs
+Byte-level BPE tokenizers (the RoBERTa family) go to splinter/tokenization/byte_level_bpe.py; code that needs
 the special ids of either family asks `special_token_ids(tokenizer)`.
 """
 
@@ -32,7 +32,7 @@ from tokenizers.models import WordPiece
 from splinter.errors import CheckpointError, ConfigError
 from splinter.files import write_json, write_text
 from splinter.hub import resolve_directory
-from splinter.question_token import QUESTION_TOKEN, QUESTION_TOKEN_ID
+from splinter.tokenization.question_token import QUESTION_TOKEN, QUESTION_TOKEN_ID
 
 BERT_SPECIAL_TOKENS = {
     "unk_token": "[UNK]",
@@ -65,7 +65,7 @@ class SpecialTokenIds:
 
 def special_token_ids(tokenizer: Tokenizer) -> SpecialTokenIds:
     """The special ids of a tokenizer from `load_tokenizer` (BERT WordPiece or RoBERTa byte-level BPE)."""
-    from splinter.roberta_tokenizer import ROBERTA_SPECIAL_TOKENS, is_roberta_tokenizer
+    from splinter.tokenization.byte_level_bpe import ROBERTA_SPECIAL_TOKENS, is_roberta_tokenizer
 
     roberta = is_roberta_tokenizer(tokenizer)
     names = ROBERTA_SPECIAL_TOKENS if roberta else BERT_SPECIAL_TOKENS
@@ -82,7 +82,7 @@ def load_tokenizer(path_or_hub_id: str | Path, do_lower_case: bool | None = None
     """Load the Splinter tokenizer from a directory, a Hub id, or "minilm" (the bundled MiniLM vocab).
 
     A byte-level BPE directory (vocab.json + merges.txt, or a BPE tokenizer.json) gives the RoBERTa
-    pipeline of splinter/roberta_tokenizer.py; `do_lower_case` does not apply to it.
+    pipeline of splinter/tokenization/byte_level_bpe.py; `do_lower_case` does not apply to it.
 
     The directory needs `vocab.txt` (or a WordPiece `tokenizer.json`); casing comes from, in order,
     `do_lower_case`, `tokenizer_config.json`, the `tokenizer.json` normaliser, and finally the
@@ -91,7 +91,7 @@ def load_tokenizer(path_or_hub_id: str | Path, do_lower_case: bool | None = None
     (104) renamed to it.
     """
     directory = _resolve_directory(str(path_or_hub_id))
-    from splinter.roberta_tokenizer import is_byte_level_bpe_directory, load_roberta_tokenizer
+    from splinter.tokenization.byte_level_bpe import is_byte_level_bpe_directory, load_roberta_tokenizer
 
     if is_byte_level_bpe_directory(directory):  # RoBERTa family: casing is the BPE's own business
         return load_roberta_tokenizer(directory, source=str(path_or_hub_id))
@@ -181,9 +181,9 @@ def save_tokenizer_files(tokenizer: Tokenizer, directory: str | Path) -> None:
 
     The set loads with `load_tokenizer(directory)` and with transformers'
     `AutoTokenizer` / `SplinterTokenizerFast.from_pretrained(directory)`. A RoBERTa-family tokenizer
-    writes its own set (see splinter/roberta_tokenizer.py).
+    writes its own set (see splinter/tokenization/byte_level_bpe.py).
     """
-    from splinter.roberta_tokenizer import is_roberta_tokenizer, save_roberta_tokenizer_files
+    from splinter.tokenization.byte_level_bpe import is_roberta_tokenizer, save_roberta_tokenizer_files
 
     if is_roberta_tokenizer(tokenizer):
         save_roberta_tokenizer_files(tokenizer, directory)
@@ -210,7 +210,7 @@ def save_tokenizer_files(tokenizer: Tokenizer, directory: str | Path) -> None:
 
 def _resolve_directory(name: str) -> Path:
     # A registered model name ("minilm") carries its tokenizer files in its checkpoint directory.
-    from splinter.model.registry import alias_directory
+    from splinter.registry import alias_directory
 
     return alias_directory(name) or resolve_directory(
         name,

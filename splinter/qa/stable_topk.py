@@ -1,6 +1,6 @@
 """Top-k in the order a stable descending sort gives, with invalid entries last, at top-k's cost.
 
-`splinter.spans` ranks each window's candidate spans this way, so that ties go to the earlier
+`splinter.qa.spans` ranks each window's candidate spans this way, so that ties go to the earlier
 candidate exactly as ``run_qa.py``'s ``sorted()`` does, without sorting every candidate.
 """
 

@@ -22,7 +22,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from splinter.data.manifest import mismatch, pinned
+from splinter.data.release.manifest import mismatch, pinned
 from splinter.data.splits import DATASETS, SEEDS, SHOTS
 from splinter.errors import ChecksumError, DataError
 

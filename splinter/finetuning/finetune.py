@@ -10,17 +10,17 @@ from pathlib import Path
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from splinter.config_checks import check_required, command_line_keys
 from splinter.errors import ConfigError
 from splinter.files import write_json
+from splinter.finetuning.module import EVALUATION_RESULT
 from splinter.model.factory import load_model_from_config
-from splinter.qa.module import EVALUATION_RESULT
+from splinter.run.config_checks import check_required, command_line_keys
 from splinter.run.console import label_evaluation
 from splinter.run.instantiate import instantiate_node
 from splinter.run.job import Run
 from splinter.run.resume import rng_untouched
 from splinter.run.trainer import build_trainer, run_callbacks
-from splinter.tokenizer import check_fits_model, load_tokenizer
+from splinter.tokenization.tokenizer import check_fits_model, load_tokenizer
 
 
 def training_steps(num_windows: int, batch_size: int, epochs: int, min_steps: int, max_steps: int | None) -> int:

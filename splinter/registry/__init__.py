@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from splinter.model.minilm import MINILM_NAME, minilm_model_dir
+from splinter.registry.minilm import MINILM_NAME, minilm_model_dir
 
 _ALIASES: dict[str, Callable[[], Path]] = {MINILM_NAME: minilm_model_dir}
 

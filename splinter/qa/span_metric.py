@@ -3,8 +3,8 @@
 `update` decodes a batch's logits into each window's best span on the logits' device (no logits are
 kept); its four states (window index, score, start, end per window) are concatenated across processes by
 torchmetrics (``dist_reduce_fx="cat"``). `compute` drops the windows that DistributedSampler repeated to
-even out the shards, picks the best window per question (`splinter.spans.best_answers`) and scores with
-`splinter.metrics.squad_scores`, so every question is scored exactly once under any number of processes.
+even out the shards, picks the best window per question (`splinter.qa.spans.best_answers`) and scores with
+`splinter.qa.metrics.squad_scores`, so every question is scored exactly once under any number of processes.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from splinter.data.evaluation_set import EvaluationSet
-from splinter.metrics import squad_scores
-from splinter.spans import best_answers, top_spans
+from splinter.qa.metrics import squad_scores
+from splinter.qa.spans import best_answers, top_spans
 
 _STATES = ("window_index", "score", "start", "end")
 

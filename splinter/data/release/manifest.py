@@ -24,7 +24,7 @@ MANIFEST = "MANIFEST.json"
 @functools.cache
 def pinned() -> dict[str, str]:
     """Relative path → sha256 of every pinned file."""
-    text = resources.files("splinter.data").joinpath("pinned_sha256.txt").read_text(encoding="utf-8")
+    text = resources.files("splinter.data.release").joinpath("pinned_sha256.txt").read_text(encoding="utf-8")
     pins = {}
     for line in text.splitlines():
         if line.strip() and not line.startswith("#"):
@@ -87,7 +87,7 @@ def check_installed(root, path, sha256: str) -> None:
 def verify(root, files: dict[str, dict]) -> dict[str, str]:
     """Relative path → one line, for every listed file that is missing, truncated or changed (pinned
     hashes take precedence over the manifest's)."""
-    from splinter.data.readers import file_sha256
+    from splinter.data.formats.readers import file_sha256
 
     problems = {}
     for name, meta in sorted(files.items()):

@@ -2,7 +2,7 @@
 
 A SplinterError ends a single run with `error: <message>` on stderr and exit status 2. Inside a sweep
 (`-m`) it ends only its job: the job's directory gets error.json and the sweep goes on
-(splinter.sweeps lists the failed jobs at the end and exits 2). The line also goes to the run's log
+(splinter.run.sweeps lists the failed jobs at the end and exits 2). The line also goes to the run's log
 file (Hydra's <output_dir>/<job name>.log).
 """
 
@@ -21,7 +21,7 @@ from omegaconf.errors import InterpolationResolutionError
 
 from splinter.errors import SplinterError
 from splinter.run.names import register_resolvers
-from splinter.sweeps import clear_failure, record_failure, record_skipped
+from splinter.run.sweeps import clear_failure, record_failure, record_skipped
 
 log = logging.getLogger("splinter")
 
@@ -51,7 +51,7 @@ def friendly_errors(main):
             try:
                 return main(cfg, *args, **kwargs)
             except InterpolationResolutionError as error:  # a `${...}` read before check_config saw it
-                from splinter.config_checks import interpolation_error
+                from splinter.run.config_checks import interpolation_error
 
                 raise interpolation_error(error) from None
         except SplinterError as error:

@@ -1,6 +1,6 @@
 """The RoBERTa-family tokenizer: byte-level BPE through `tokenizers`, with `[QUESTION]` and the pair template.
 
-`load_tokenizer` (splinter/tokenizer.py) comes here for a directory whose tokenizer is byte-level BPE:
+`load_tokenizer` (splinter/tokenization/tokenizer.py) comes here for a directory whose tokenizer is byte-level BPE:
 `vocab.json` + `merges.txt`, or a `tokenizer.json` with a BPE model. From the two plain files the
 pipeline is rebuilt the way transformers' `RobertaTokenizerFast` builds it: ByteLevel pre-tokenizer
 (add_prefix_space from tokenizer_config.json, False by default), BPE, ByteLevel decoder, and offsets
@@ -27,7 +27,7 @@ from tokenizers.models import BPE
 
 from splinter.errors import CheckpointError
 from splinter.files import atomic_write, write_json, write_text
-from splinter.question_token import QUESTION_TOKEN
+from splinter.tokenization.question_token import QUESTION_TOKEN
 
 ROBERTA_SPECIAL_TOKENS = {
     "bos_token": "<s>",
