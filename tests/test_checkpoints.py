@@ -15,7 +15,7 @@ from tiny_config import TINY, perturbed
 
 from splinter import SplinterConfig, SplinterForPreTraining, SplinterForQuestionAnswering, SplinterModel
 from splinter.errors import CheckpointError, ConfigError
-from splinter.model import minilm
+from splinter.registry import minilm
 
 ATOL = 1e-5
 HEAD_KEYS = 18  # 4 transforms × (dense + LayerNorm) × (weight + bias) + 2 bias-free classifiers

@@ -253,12 +253,16 @@ def test_tokenizer_by_name(cache):
 
 def _compose(name: str, overrides=()):
     from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf, open_dict
     from hydra.core.hydra_config import HydraConfig
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name=name, overrides=list(overrides), return_hydra_config=True)
         HydraConfig.instance().set_config(cfg)
-        return cfg
+    # a data file alone: the paths group it interpolates (${paths.*}) is the top config's
+    with open_dict(cfg):
+        cfg.paths = OmegaConf.load(CONF.parent / "paths" / "default.yaml")
+    return cfg
 
 
 @pytest.mark.parametrize("name", ["squad", "newsqa", "triviaqa", "searchqa", "hotpotqa", "naturalquestions",
@@ -267,7 +271,7 @@ def test_data_configs_match_the_datamodule(name, monkeypatch):
     from omegaconf import OmegaConf
 
     cfg = _compose(name)
-    keys = set(cfg) - {"hydra", "_target_"}
+    keys = set(cfg) - {"hydra", "_target_", "paths"}
     parameters = set(inspect.signature(QADataModule.__init__).parameters) - {"self", "verbose"}
     assert cfg._target_ == "splinter.data.datamodule.QADataModule"
     assert keys == parameters
@@ -334,7 +338,7 @@ def test_instantiate_squad_config(cache):
     from hydra.utils import instantiate
 
     cfg = _compose("squad", [f"root={ROOT}", "tokenizer=minilm", f"cache_dir={cache}", "max_eval_examples=5"])
-    module = instantiate({k: v for k, v in cfg.items() if k != "hydra"})
+    module = instantiate({k: v for k, v in cfg.items() if k not in ("hydra", "paths")})
     assert isinstance(module, QADataModule)
     module.setup("test")
     assert len(module.eval_examples) == 5 and module.train_path.name.endswith("num-examples-16.jsonl")

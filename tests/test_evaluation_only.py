@@ -12,10 +12,10 @@ from run_helpers import FIXTURE_ROOT
 
 from splinter.data import windows as windows_module
 from splinter.data.datamodule import QADataModule
+from splinter.finetuning import module as qa_module
 from splinter.finetuning.finetune import evaluate
 from splinter.finetuning.module import QAModule, without_onednn
 from splinter.model.factory import load_model
-from splinter.qa import module as qa_module
 
 TINY_MODEL = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                   intermediate_size=64, max_position_embeddings=512)

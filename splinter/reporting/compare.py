@@ -35,7 +35,7 @@ import numpy as np
 from splinter.errors import SplinterError
 from splinter.files import atomic_path, write_text
 from splinter.reporting.cells import Column, Row, Table
-from splinter.reporting.runs import METRICS, Run
+from splinter.reporting.runs import METRICS, RunResult
 from splinter.reporting.statistics import LEVEL, bootstrap_interval, sign_flip_p, t_interval
 
 SEED = 0
@@ -100,12 +100,12 @@ def pairs_to_compare(table: Table, compare: Sequence[Sequence[str]], baseline: s
 
 
 # --------------------------------------------------------------------------------------------------
-# What pairing needs from each run's results.json beyond splinter.reporting.runs.Run.
+# What pairing needs from each run's results.json beyond splinter.reporting.runs.RunResult.
 
 
 @dataclass(frozen=True)
 class Side:
-    run: Run
+    run: RunResult
     training_seed: object  # results.json's seed (None when not recorded)
     eval_file: str | None
     eval_sha256: str | None
@@ -114,7 +114,7 @@ class Side:
     train_sha256: str | None
 
     @classmethod
-    def of(cls, run: Run) -> Side:
+    def of(cls, run: RunResult) -> Side:
         data = json.loads(run.path.read_text(encoding="utf-8"))  # read and checked by read_sweep already
         info = data.get("data") if isinstance(data.get("data"), dict) else {}
         summaries = [s for s in info.get("summaries", []) if isinstance(s, dict)]
