@@ -253,8 +253,8 @@ def test_tokenizer_by_name(cache):
 
 def _compose(name: str, overrides=()):
     from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf, open_dict
     from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf, open_dict
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name=name, overrides=list(overrides), return_hydra_config=True)
