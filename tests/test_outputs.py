@@ -134,6 +134,20 @@ def test_predict_leaves_no_output_folder_and_its_answers_follow_the_umask(tmp_pa
     assert list(work.iterdir()) == []  # no outputs/predict/<date>/<time>/ with a log and .hydra/
 
 
+def test_a_failed_predict_leaves_nothing_in_the_working_directory(tmp_path):
+    # predict.py's run directory is ".": a failure wrote error.json and .hydra/ into the user's folder
+    (tmp_path / "q.jsonl").write_text(QUESTIONS)
+    (tmp_path / "file").write_text("")
+    work = tmp_path / "work"
+    work.mkdir()
+    result = subprocess.run([sys.executable, str(REPO / "predict.py"), "checkpoint=minilm",
+                             f"input={tmp_path / 'q.jsonl'}", f"output={tmp_path / 'file' / 'a.jsonl'}"],
+                            cwd=work, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].endswith("is a file, not a directory")
+    assert list(work.iterdir()) == []
+
+
 # ---------------------------------------------------------------------------------------------------
 # train.py / evaluate.py: inputs, .hydra/, empty folders, the lock
 

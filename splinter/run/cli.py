@@ -71,8 +71,10 @@ def friendly_errors(main):
                 # a directory that belongs to another run gets no error.json of this one
                 # unresolved: an override may itself hold the `${...}` that failed
                 overrides = OmegaConf.to_container(hydra.overrides.task, resolve=False)
+                # the working directory (predict.py's run dir is ".") is the user's, not a run's: no error.json
+                in_working_dir = Path(output_dir).resolve() == Path.cwd().resolve()
                 record_failure(output_dir, error, overrides,
-                               write_file=not isinstance(error, RunDirectoryError))
+                               write_file=not isinstance(error, RunDirectoryError) and not in_working_dir)
             if multirun:
                 print(f"error: {error}\n(job {output_dir} failed; the sweep goes on)", file=sys.stderr, flush=True)
                 return None
