@@ -8,7 +8,7 @@ import os
 
 import pytest
 import torch
-from run_helpers import run_evaluate, run_train
+from run_helpers import REPO, run_evaluate, run_train
 
 from splinter.errors import CheckpointError
 from splinter.files import WriteError, load_torch_file
@@ -136,3 +136,23 @@ def test_a_pytorch_model_bin_with_code_is_refused_too(tmp_path):
     assert str(error.value).startswith(f"{tmp_path / 'pytorch_model.bin'}: REFUSED: the weights file contains "
                                        "Python objects or code")
     assert not os.path.exists("/tmp/splinter-pickle-ran-code")
+
+
+def test_answering_from_a_training_ckpt_imports_no_training_code(last_ckpt):
+    """The answerer builds a .ckpt's model through splinter.model (the factory), never through the
+    Lightning modules or the run package: loading one imported 273 such modules before."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from splinter import QuestionAnswerer\n"
+        f"qa = QuestionAnswerer.from_pretrained({str(last_ckpt)!r}, device='cpu')\n"
+        "qa(question='Who?', context='Ann wrote it.')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning', "
+        "'lightning_fabric') or m.startswith(('splinter.run.', 'splinter.finetuning', 'splinter.pretraining'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=str(REPO))
+    assert result.returncode == 0, result.stderr[-2000:]
+    # the one documented exception (pyproject.toml ignore_imports): the decoding keys' rules table
+    assert result.stdout.strip().splitlines()[-1] == "['splinter.run.config_checks']"

@@ -111,10 +111,22 @@ def strategy() -> Rule:
                          "StrategyRegistry.available_strategies()) or a node with _target_")
 
 
-def _accelerators() -> tuple[str, ...]:
-    from pytorch_lightning.accelerators import AcceleratorRegistry
+class AcceleratorRule:
+    """Lightning's accelerator names, read from its registry when a value is checked: importing this
+    table must not import Lightning (QuestionAnswerer checks its decoding settings here)."""
 
-    return ("auto", "gpu", *sorted(AcceleratorRegistry.available_accelerators()))
+    @staticmethod
+    def _names() -> tuple[str, ...]:
+        from pytorch_lightning.accelerators import AcceleratorRegistry
+
+        return ("auto", "gpu", *sorted(AcceleratorRegistry.available_accelerators()))
+
+    def accepts(self, value) -> bool:
+        return value in self._names()
+
+    @property
+    def allowed(self) -> str:
+        return "one of " + ", ".join(self._names())
 
 
 def betas() -> Rule:
@@ -191,7 +203,7 @@ RULES: dict[str, Rule] = {
     "data.debug": boolean(),
     "data.cache_dir": path(optional=True),
     # trainer (conf/trainer/*.yaml and the Lightning Trainer arguments users set on the command line)
-    "trainer.accelerator": choice(*_accelerators()),
+    "trainer.accelerator": AcceleratorRule(),
     "trainer.devices": devices(),
     "trainer.num_nodes": POSITIVE,
     "trainer.strategy": strategy(),
