@@ -257,12 +257,16 @@ class QADataModule(pl.LightningDataModule):
         pad_id = special_token_ids(self.tokenizer).pad  # [PAD] (BERT) or <pad> (RoBERTa)
         return Collator(pad_to_multiple_of=self.pad_to_multiple_of, pad_token_id=pad_id)
 
-    def process_batch_size(self, world_size: int) -> int:
-        """Training windows per batch in each of `world_size` processes: `batch_size` is the global batch
-        (the paper's 12), so an optimiser step sees the same windows on any number of devices."""
+    def check_batch_split(self, world_size: int) -> None:
+        """Stop in one line, before any work, when the global batch cannot split over `world_size` processes."""
         if self.batch_size % world_size:
             raise ConfigError("data.batch_size", f"the global batch of {self.batch_size} windows does not split "
                               f"evenly over {world_size} processes (use a multiple of {world_size})")
+
+    def process_batch_size(self, world_size: int) -> int:
+        """Training windows per batch in each of `world_size` processes: `batch_size` is the global batch
+        (the paper's 12), so an optimiser step sees the same windows on any number of devices."""
+        self.check_batch_split(world_size)
         return self.batch_size // world_size
 
     def train_dataloader(self) -> DataLoader:

@@ -123,7 +123,7 @@ def run(cfg: DictConfig, explicit: set[str] | None = None) -> dict:
     before: dict = {}
     with run.logging() as logger:
         trainer = build_trainer(cfg, max_steps=max_steps, callbacks=callbacks, logger=logger)
-        datamodule.process_batch_size(trainer.world_size)  # the global batch must split evenly
+        datamodule.check_batch_split(trainer.world_size)
         if cfg.task.evaluate_before:
             label_evaluation(trainer, "Evaluating before fine-tuning")
             with rng_untouched():  # the trained weights are those of a run without it

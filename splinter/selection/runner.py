@@ -152,7 +152,7 @@ def _score_folds(cfg: DictConfig, datamodule: QADataModule, tokenizer, method: s
             callbacks.append(curve)
             overrides.update(limit_val_batches=1.0, val_check_interval=every, check_val_every_n_epoch=None)
         trainer = build_trainer(cfg, max_steps=fold_steps, callbacks=callbacks, logger=False, **overrides)
-        fold.process_batch_size(trainer.world_size)
+        fold.check_batch_split(trainer.world_size)
         _, metrics, _ = fit_and_evaluate(trainer, module, fold)
         f1.append(float(metrics["f1"]))
         exact.append(float(metrics["exact_match"]))
