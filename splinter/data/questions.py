@@ -21,13 +21,12 @@ raises `DataError` naming the file and line (or the JSON location, for SQuAD fil
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 from splinter.data.examples import SKIP_DUPLICATE_ID, SKIP_EMPTY, DataSummary
-from splinter.data.formats.file_io import check_no_lone_surrogate, decode, lines, open_bytes, question_id
+from splinter.data.formats.file_io import lines, load_json, question_id, read_document
 from splinter.errors import DataError
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
@@ -91,11 +90,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[str, str, str]]:
 
 
 def _line_rows(line: str, path: Path, lineno: int) -> Iterator[tuple[str, str, str]]:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise DataError(path, f"malformed JSON: {error.msg} (column {error.colno})", lineno) from None
-    check_no_lone_surrogate(obj, line, path, lineno)
+    obj = load_json(line, path, lineno)
     if not isinstance(obj, dict):
         raise DataError(path, "expected one JSON object per line", lineno)
     if "header" in obj and "context" not in obj:
@@ -117,19 +112,7 @@ def _line_rows(line: str, path: Path, lineno: int) -> Iterator[tuple[str, str, s
 
 
 def _json_rows(path: Path) -> Iterator[tuple[str, str, str]]:
-    try:
-        with open_bytes(path) as f:
-            raw = f.read()
-    except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
-        raise DataError(path, f"cannot read: {error}") from None
-    text = decode(raw, path, 1)  # the readers' decoding: BOM dropped, a bad byte named with its line
-    if not text.strip():
-        raise DataError(path, "empty file")
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DataError(path, f"malformed JSON: {error.msg} (column {error.colno})", error.lineno) from None
-    check_no_lone_surrogate(obj, text, path, None)
+    obj = load_json(read_document(path), path)  # the readers' decoding and errors
     if not isinstance(obj, dict) or not isinstance(obj.get("data"), list):
         raise DataError(path, "not a SQuAD file: expected a JSON object with a 'data' list of articles", 1)
     for a, article in enumerate(obj["data"]):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +60,30 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def read_document(path: Path) -> str:
+    """A whole-file document's text (SQuAD .json, gzipped or not), decoded by the readers' rule; an
+    unreadable or empty file is one line."""
+    try:
+        with open_bytes(path) as f:
+            text = decode(f.read(), path, 1)
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        raise DataError(path, f"cannot read: {e}", None) from None
+    if not text.strip():
+        raise DataError(path, "empty file", None)
+    return text
+
+
+def load_json(text: str, path: Path, line: int | None = None):
+    """`json.loads(text)` with the readers' one-line errors: malformed JSON (file, line, column) and lone
+    surrogate escapes. `line`: the line of a JSON Lines file `text` is; None: a whole-file document."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(path, f"malformed JSON: {e.msg} (column {e.colno})", e.lineno if line is None else line) from None
+    check_no_lone_surrogate(obj, text, path, line)
+    return obj
 
 
 def check_no_lone_surrogate(obj, text: str, path, line: int | None) -> None:

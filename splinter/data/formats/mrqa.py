@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from splinter.data.examples import (
     NOTE_SPAN_DROPPED,
     NOTE_TEXT_NORMALISED,
 )
-from splinter.data.formats.file_io import check_no_lone_surrogate, lines, need, question_id
+from splinter.data.formats.file_io import lines, load_json, need, question_id
 from splinter.data.formats.records import need_questions, occurrences, policy, row
 from splinter.data.normalize import normalize_answer
 from splinter.errors import DataError
@@ -25,11 +24,7 @@ def mrqa_rows(path: Path, training: bool) -> Iterator[dict]:
         if not line.strip():
             continue
         any_line += 1
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(path, f"malformed JSON: {e.msg} (column {e.colno})", lineno) from None
-        check_no_lone_surrogate(obj, line, path, lineno)
+        obj = load_json(line, path, lineno)
         if not isinstance(obj, dict):
             raise DataError(path, "not MRQA: expected one JSON object per line", lineno)
         if "header" in obj and "context" not in obj:

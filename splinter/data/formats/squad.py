@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from splinter.data.examples import (
     NOTE_TEXT_NORMALISED,
     SKIP_UNANSWERABLE,
 )
-from splinter.data.formats.file_io import check_no_lone_surrogate, decode, need, open_bytes, question_id
+from splinter.data.formats.file_io import load_json, need, question_id, read_document
 from splinter.data.formats.records import need_questions, occurrences, policy, row
 from splinter.data.normalize import normalize_answer
 from splinter.errors import DataError
@@ -21,18 +20,7 @@ NOTE_TEXT_ABSENT = "answer text not in context (answer dropped)"
 
 
 def squad_rows(path: Path, training: bool) -> Iterator[dict]:
-    try:
-        with open_bytes(path) as f:
-            raw = decode(f.read(), path, 1)
-    except (OSError, EOFError) as e:
-        raise DataError(path, f"cannot read: {e}", None) from None
-    if not raw.strip():
-        raise DataError(path, "empty file", None)
-    try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise DataError(path, f"malformed JSON: {e.msg} (column {e.colno})", e.lineno) from None
-    check_no_lone_surrogate(obj, raw, path, None)
+    obj = load_json(read_document(path), path)
     if not isinstance(obj, dict) or not isinstance(obj.get("data"), list):
         raise DataError(path, "not a SQuAD file: expected a JSON object with a 'data' list of articles", 1)
     if not obj["data"]:
