@@ -135,8 +135,8 @@ def analysis_data(
             [[*_span(table, a, b), round(s, 3), round(p, 4)] for a, b, s, p in candidates[:n_best]],
             len(candidates),
         ])
-    f1 = [row[9] for row in rows]
-    exact = [row[8] for row in rows]
+    f1 = [scores[qid]["f1"] for qid in references]  # unrounded: the summary is the run's score
+    exact = [scores[qid]["exact_match"] for qid in references]
     total = len(rows)
     return {
         "run": {key: value for key, value in run.items() if isinstance(value, (str, int, float))},
