@@ -40,7 +40,13 @@ from splinter.model.factory import load_model
 from splinter.model.qa import SplinterForQuestionAnswering
 from splinter.model.training_checkpoint import TrainingCheckpoint, read_training_checkpoint
 from splinter.qa.memory import release_freed_memory
-from splinter.qa.spans import SpanCandidates, best_predictions, merged_candidates, span_probabilities, top_spans
+from splinter.qa.spans import (
+    SpanCandidates,
+    best_predictions,
+    merged_candidates,
+    span_probabilities,
+    top_spans,
+)
 from splinter.tokenization.tokenizer import check_fits_model, load_tokenizer, special_token_ids
 
 __all__ = ["DecodingSettings", "InputError", "QuestionAnswerer", "Skipped"]
