@@ -76,9 +76,7 @@ class SpanMetric(Metric):
         "num_windows"} (scores in percent, as squad_scores), and "answers" with `keep_candidates`."""
         index, score, start, end = (_cat(getattr(self, name)) for name in _STATES)
         index, first = _first_occurrence(index)
-        score, start, end = score[first], start[first], end[first]
-        if not self.keep_candidates:  # [N] → [N, 1]: one candidate per window
-            score, start, end = score.reshape(len(index), -1), start.reshape(len(index), -1), end.reshape(len(index), -1)
+        score, start, end = (_columns(t, len(index)) for t in (score[first], start[first], end[first]))
         evaluation = self.evaluation_set
         example_ids = [evaluation.example_ids[i] for i in index.tolist()]
         offsets, best_start, best_end = _span_token_offsets(evaluation, index, start[:, 0], end[:, 0])
@@ -106,6 +104,11 @@ def _cat(state: list[Tensor] | Tensor) -> Tensor:
     if isinstance(state, list) and not state:
         return torch.empty(0)
     return dim_zero_cat(state).cpu()
+
+
+def _columns(state: Tensor, windows: int) -> Tensor:
+    """A state as [windows, K] candidates (K = 1 when one candidate per window was kept)."""
+    return state.reshape(windows, -1) if windows else state.reshape(0, 1)
 
 
 def _first_occurrence(index: Tensor) -> tuple[Tensor, Tensor]:
