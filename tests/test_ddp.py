@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -43,6 +44,12 @@ def test_ddp_evaluation_scores_every_question_once_with_the_single_process_score
     predictions = json.loads((tmp_path / "double" / "predictions.json").read_text())
     assert predictions == json.loads((tmp_path / "single" / "predictions.json").read_text())
     assert double["num_windows"] == single["num_windows"] == 70 and double["num_questions"] == 40
+    # analysis.html: the answers' spans travel back from rank 0 with the predictions (SpanMetric's n-best)
+    pages = [json.loads(re.search(r'id="splinter-data">(.*?)</script>', (tmp_path / name / "analysis.html")
+                                  .read_text(encoding="utf-8"), re.S).group(1)) for name in ("single", "double")]
+    span = pages[0]["columns"].index("span")
+    assert [row[span] for row in pages[1]["questions"]] == [row[span] for row in pages[0]["questions"]]
+    assert len(pages[1]["questions"]) == 40 and all(row[span] for row in pages[1]["questions"])
 
 
 def test_no_rank_creates_a_stray_output_directory(tmp_path, monkeypatch):

@@ -59,7 +59,7 @@ def _documented_files() -> set[str]:
         if not match or not line.startswith("  "):
             continue
         depth, name = len(match.group(1)) // 2, match.group(2)
-        if not re.fullmatch(r"\w+\.(py|txt)|\w+/", name) or len(match.group(1)) % 2:
+        if not re.fullmatch(r"\w+\.(py|txt|html)|\w+/", name) or len(match.group(1)) % 2:
             continue  # a description's continuation line
         del folders[depth:]
         if name.endswith("/"):
@@ -73,7 +73,7 @@ def test_architecture_tree_lists_every_package_file():
     on_disk = {
         path.relative_to(REPO).as_posix()
         for path in (REPO / "splinter").rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".txt")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".txt", ".html")
     }
     documented = _documented_files()
     assert sorted(on_disk - documented) == [], "files missing from docs/ARCHITECTURE.md's tree"

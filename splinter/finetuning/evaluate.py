@@ -12,10 +12,11 @@ from tokenizers import Tokenizer
 from splinter.data.formats.readers import file_sha256
 from splinter.errors import DataError
 from splinter.files import write_json
-from splinter.finetuning.finetune import evaluate
+from splinter.finetuning.finetune import evaluate, wants_analysis
 from splinter.finetuning.module import QAModule
 from splinter.model.factory import load_model
 from splinter.model.training_checkpoint import TrainingCheckpoint, read_training_checkpoint
+from splinter.qa.analysis import ANALYSIS_FILE, human_size, write_analysis_page
 from splinter.qa.answerer import checkpoint_settings, run_config, run_config_settings
 from splinter.qa.metrics import squad_scores
 from splinter.run.config_checks import check_required, command_line_keys
@@ -129,7 +130,10 @@ def run(cfg: DictConfig, explicit: set[str] | None = None) -> dict:
         settings, settings_source = checkpoint_settings(saved) if saved else run_config_settings(Path(checkpoint))
         differ = use_run_settings(cfg, settings, settings_source,
                                   command_line_keys() if explicit is None else explicit)
-    run = Run.start(cfg, resumable=False, check=_check, writes=() if cfg.predictions else ("predictions.json",))
+    analysis = wants_analysis(cfg)
+    run = Run.start(cfg, resumable=False, check=_check,
+                    writes=(ANALYSIS_FILE,) if cfg.predictions else ("predictions.json", ANALYSIS_FILE))
+    answers = None
     if cfg.predictions:
         module, tokenizer = None, cfg.model.tokenizer  # a name only: scoring never tokenises
     else:
@@ -153,10 +157,11 @@ def run(cfg: DictConfig, explicit: set[str] | None = None) -> dict:
         source = {"predictions": str(cfg.predictions), "predictions_sha256": file_sha256(cfg.predictions)}
     else:
         trainer = instantiate_node(cfg.trainer, logger=False, callbacks=with_console(cfg, []), max_steps=-1)
-        predictions, metrics = evaluate(trainer, module, datamodule)
+        predictions, metrics = evaluate(trainer, module, datamodule, answers=analysis)
+        answers, references = metrics.get("answers"), datamodule.evaluation_set.references
         write_json(run.output_dir / "predictions.json", predictions, indent=1)
 
-    results = run.finish({
+    results = {
         "model_name": _model_name(cfg, checkpoint) if not cfg.predictions else cfg.model.name,
         **source,
         "dataset": cfg.data.dataset,
@@ -167,7 +172,12 @@ def run(cfg: DictConfig, explicit: set[str] | None = None) -> dict:
         **{key: metrics[key] for key in ("num_windows", "unanswered", "unknown_ids") if key in metrics},
         "eval_file": str(datamodule.eval_path),
         "data": datamodule.data_info(),
-    })
+    }
+    page = ""
+    if analysis:
+        size = write_analysis_page(run.output_dir, datamodule.eval_examples, predictions, references, answers, results)
+        page = f" ({ANALYSIS_FILE} {human_size(size)})"
+    results = run.finish(results)
     print(f"EM {results['exact_match']:.2f}  F1 {results['f1']:.2f}  on {results['num_questions']} questions"
-          f"  → {run.output_dir}")
+          f"  → {run.output_dir}{page}")
     return results

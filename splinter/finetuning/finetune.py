@@ -8,12 +8,13 @@ from functools import partial
 from pathlib import Path
 
 import pytorch_lightning as pl
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from splinter.errors import ConfigError
 from splinter.files import write_json
 from splinter.finetuning.module import EVALUATION_RESULT
 from splinter.model.factory import load_model_from_config
+from splinter.qa.analysis import ANALYSIS_FILE, human_size, write_analysis_page
 from splinter.run.config_checks import check_required, command_line_keys
 from splinter.run.console import label_evaluation
 from splinter.run.instantiate import instantiate_node
@@ -40,10 +41,16 @@ def build_module(cfg: DictConfig):
     )
 
 
-def evaluate(trainer: pl.Trainer, module, datamodule) -> tuple[dict[str, str], dict]:
-    """Score `module` on the datamodule's evaluation set: (question id → answer text, metrics)."""
+def wants_analysis(cfg: DictConfig) -> bool:
+    """eval.analysis (conf/eval.yaml): write analysis.html beside predictions.json."""
+    return bool(OmegaConf.select(cfg, "eval.analysis", default=True))
+
+
+def evaluate(trainer: pl.Trainer, module, datamodule, answers: bool = False) -> tuple[dict[str, str], dict]:
+    """Score `module` on the datamodule's evaluation set: (question id → answer text, metrics); with
+    `answers`, metrics["answers"] holds each question's answer span and n-best list (SpanMetric's)."""
     datamodule.setup("test")
-    module.evaluate_on(datamodule.evaluation_set)
+    module.evaluate_on(datamodule.evaluation_set, answers=answers)
     started = time.perf_counter()
     trainer.test(module, datamodule=datamodule, verbose=False)
     # Rank 0's SpanMetric result; under ddp_spawn Lightning sent it back with the callback metrics.
@@ -53,7 +60,8 @@ def evaluate(trainer: pl.Trainer, module, datamodule) -> tuple[dict[str, str], d
     return predictions, metrics
 
 
-def fit_and_evaluate(trainer: pl.Trainer, module, datamodule, ckpt_path=None) -> tuple[dict[str, str], dict, float]:
+def fit_and_evaluate(trainer: pl.Trainer, module, datamodule, ckpt_path=None,
+                     answers: bool = False) -> tuple[dict[str, str], dict, float]:
     """Train `module` on the datamodule's training windows, then score it on its evaluation set:
     (predictions, metrics, training seconds). The run below and selection's fold runs
     (splinter.selection.runner) both train this way."""
@@ -61,19 +69,20 @@ def fit_and_evaluate(trainer: pl.Trainer, module, datamodule, ckpt_path=None) ->
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     train_seconds = time.perf_counter() - started
     label_evaluation(trainer, "Evaluating after fine-tuning")
-    predictions, metrics = evaluate(trainer, module, datamodule)
+    predictions, metrics = evaluate(trainer, module, datamodule, answers=answers)
     return predictions, metrics, train_seconds
 
 
-def summary_lines(results: dict, output_dir: Path) -> str:
+def summary_lines(results: dict, output_dir: Path, analysis_bytes: int | None = None) -> str:
     """What a user reads at the end of a run: the scores (before and after, when both exist) and where
-    everything went."""
+    everything went (`analysis_bytes`: the size of analysis.html, when written)."""
     lines = [f"{results['model_name']} on {results['num_questions']} {results['eval_dataset']} questions "
              f"after {results['steps']} steps on {results['data']['train_questions']} examples:"]
     if "f1_before" in results:
         lines.append(f"  before fine-tuning  EM {results['exact_match_before']:6.2f}  F1 {results['f1_before']:6.2f}")
     lines.append(f"  after fine-tuning   EM {results['exact_match']:6.2f}  F1 {results['f1']:6.2f}")
-    lines.append(f"outputs: {output_dir} (results.json, predictions.json, model/, checkpoints/)")
+    page = f"{ANALYSIS_FILE} {human_size(analysis_bytes)}, " if analysis_bytes is not None else ""
+    lines.append(f"outputs: {output_dir} (results.json, predictions.json, {page}model/, checkpoints/)")
     return "\n".join(lines)
 
 
@@ -99,7 +108,8 @@ def _check(cfg: DictConfig, explicit: set[str] | None) -> None:
 def run(cfg: DictConfig, explicit: set[str] | None = None) -> dict:
     """`explicit`: the keys the user set (default: the command line's), for `check_split_choice`."""
     run = Run.start(cfg, resumable=True, check=partial(_check, explicit=explicit),
-                      writes=("predictions.json",))
+                      writes=("predictions.json", ANALYSIS_FILE))
+    analysis = wants_analysis(cfg)
     tokenizer = load_tokenizer(cfg.model.tokenizer)
     datamodule = instantiate_node(cfg.data, tokenizer=tokenizer)
     datamodule.setup("fit")
@@ -129,7 +139,8 @@ def run(cfg: DictConfig, explicit: set[str] | None = None) -> dict:
             with rng_untouched():  # the trained weights are those of a run without it
                 _, scores = evaluate(trainer, module, datamodule)
             before = {"f1_before": scores["f1"], "exact_match_before": scores["exact_match"]}
-        predictions, metrics, train_seconds = fit_and_evaluate(trainer, module, datamodule, run.ckpt_path)
+        predictions, metrics, train_seconds = fit_and_evaluate(trainer, module, datamodule, run.ckpt_path,
+                                                               answers=analysis)
 
     if not trainer.is_global_zero:
         return {}
@@ -137,7 +148,7 @@ def run(cfg: DictConfig, explicit: set[str] | None = None) -> dict:
     data = datamodule.data_info()  # hashes the data files: once
     split, shots, split_seed = datamodule.training_split()  # not data.shots/seed when a train_file is read whole
     write_json(run.output_dir / "predictions.json", predictions, indent=1)
-    results = run.finish({
+    results = {
         "model_name": cfg.model.name,
         "checkpoint": cfg.model.checkpoint,
         "dataset": cfg.data.dataset,
@@ -159,6 +170,11 @@ def run(cfg: DictConfig, explicit: set[str] | None = None) -> dict:
         "eval_seconds": round(metrics["eval_seconds"], 2),
         "data": data,
         **({"selection": selection} if selection is not None else {}),
-    })
-    print(summary_lines(results, run.output_dir), flush=True)
+    }
+    page = None
+    if analysis:
+        page = write_analysis_page(run.output_dir, datamodule.eval_examples, predictions,
+                                   datamodule.evaluation_set.references, metrics.get("answers"), results)
+    results = run.finish(results)
+    print(summary_lines(results, run.output_dir, page), flush=True)
     return results

@@ -124,10 +124,12 @@ class QAModule(pl.LightningModule):
         self.resume.load(checkpoint)
 
     # ---- evaluation -----------------------------------------------------------------------------
-    def evaluate_on(self, evaluation_set: EvaluationSet) -> None:
-        """Score the next validate/test run on `evaluation_set` with the module's decoding settings."""
+    def evaluate_on(self, evaluation_set: EvaluationSet, answers: bool = False) -> None:
+        """Score the next validate/test run on `evaluation_set` with the module's decoding settings;
+        `answers`: the result also holds each question's answer span and n-best list (the analysis page)."""
         hp = self.hparams
-        self.span_metric = SpanMetric(evaluation_set, hp.max_answer_length, hp.n_best, hp.use_max_context)
+        self.span_metric = SpanMetric(evaluation_set, hp.max_answer_length, hp.n_best, hp.use_max_context,
+                                      keep_candidates=answers)
 
     def _evaluation_step(self, batch: dict[str, torch.Tensor]) -> None:
         if self.span_metric is None:

@@ -29,7 +29,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tokenizers import Tokenizer
 
@@ -41,7 +40,13 @@ from splinter.model.factory import load_model
 from splinter.model.qa import SplinterForQuestionAnswering
 from splinter.model.training_checkpoint import TrainingCheckpoint, read_training_checkpoint
 from splinter.qa.memory import release_freed_memory
-from splinter.qa.spans import SpanCandidates, best_predictions, top_spans
+from splinter.qa.spans import (
+    SpanCandidates,
+    best_predictions,
+    merged_candidates,
+    span_probabilities,
+    top_spans,
+)
 from splinter.tokenization.tokenizer import check_fits_model, load_tokenizer, special_token_ids
 
 __all__ = ["DecodingSettings", "InputError", "QuestionAnswerer", "Skipped"]
@@ -401,33 +406,19 @@ def _n_best_answers(
     top_k: int,
     probability: bool,
 ) -> dict[str, list[dict]]:
-    """Per question, its windows' candidates merged best first with distinct character spans.
-
-    Order: score, then window, then rank within the window (a stable sort of the window-major list), so
-    the first answer is the one `best_predictions` picks (same max, ties to the first window).
-    """
+    """Per question, its windows' candidates merged best first with distinct character spans
+    (`merged_candidates`: the first answer is the one `best_predictions` picks)."""
     n, k = candidates.scores.shape
     rows = torch.arange(n)[:, None].expand(n, k)
-    char_start = offsets[rows, candidates.starts.clamp(min=0), 0].numpy()
-    char_end = offsets[rows, candidates.ends.clamp(min=0), 1].numpy()
-    scores, valid = candidates.scores.numpy(), candidates.valid.numpy()
-    windows_of: dict[str, list[int]] = {}
-    for w, eid in enumerate(example_ids):
-        windows_of.setdefault(eid, []).append(w)
+    char_start = offsets[rows, candidates.starts.clamp(min=0), 0]
+    char_end = offsets[rows, candidates.ends.clamp(min=0), 1]
+    merged = merged_candidates(example_ids, candidates.scores, char_start, char_end, candidates.valid)
     out: dict[str, list[dict]] = {}
-    for eid, windows in windows_of.items():
-        ok = valid[windows]
-        s, cs, ce = scores[windows][ok], char_start[windows][ok], char_end[windows][ok]
-        order = np.argsort(-s, kind="stable")
-        seen: dict[tuple[int, int], float] = {}
-        for j in order:
-            seen.setdefault((int(cs[j]), int(ce[j])), float(s[j]))
-        spans = list(seen.items())
-        answers = [_answer_dict(contexts[eid][a:b], a, b, score) for (a, b), score in spans[:top_k]]
+    for eid, spans in merged.items():
+        answers = [_answer_dict(contexts[eid][a:b], a, b, score) for a, b, score in spans[:top_k]]
         if probability and spans:
-            kept = np.array([score for _, score in spans], dtype=np.float64)
-            weights = np.exp(kept - kept.max())
-            for answer, p in zip(answers, (weights / weights.sum())[:top_k].tolist(), strict=True):
+            probabilities = span_probabilities([score for _, _, score in spans])
+            for answer, p in zip(answers, probabilities[:top_k], strict=True):
                 answer["probability"] = p
         out[eid] = answers
     return out

@@ -25,6 +25,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -33,7 +34,8 @@ from splinter.qa.stable_topk import stable_topk
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Prediction", "SpanCandidates", "best_answers", "best_predictions", "top_spans"]
+__all__ = ["Prediction", "SpanCandidates", "best_answers", "best_predictions", "merged_candidates",
+           "span_probabilities", "top_spans"]
 
 
 @dataclass
@@ -254,3 +256,47 @@ def best_answers(
     the scores and char offsets."""
     predictions = best_predictions(example_ids, scores, starts, ends, offsets, contexts)
     return {eid: p.text for eid, p in predictions.items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-window candidates → each question's n-best list.
+
+
+def merged_candidates(
+    example_ids: Sequence[str],
+    scores: Tensor,
+    char_starts: Tensor,
+    char_ends: Tensor,
+    valid: Tensor,
+) -> dict[str, list[tuple[int, int, float]]]:
+    """Per question, its windows' candidates ([N, K] each, best first per window, char offsets already
+    looked up) merged into distinct character spans (start, end, score), best first.
+
+    Order: score, then window, then rank within the window (a stable sort of the window-major list), so
+    the first span is the one `best_predictions` picks (same max, ties to the first window); a span two
+    windows both found keeps its first (best) score. A question without a valid span gets [].
+    """
+    scores, valid = scores.float().cpu().numpy(), valid.cpu().numpy()
+    char_starts, char_ends = char_starts.cpu().numpy(), char_ends.cpu().numpy()
+    windows_of: dict[str, list[int]] = {}
+    for w, eid in enumerate(example_ids):
+        windows_of.setdefault(eid, []).append(w)
+    out: dict[str, list[tuple[int, int, float]]] = {}
+    for eid, windows in windows_of.items():
+        ok = valid[windows]
+        s, cs, ce = scores[windows][ok], char_starts[windows][ok], char_ends[windows][ok]
+        seen: dict[tuple[int, int], float] = {}
+        for j in np.argsort(-s, kind="stable"):
+            seen.setdefault((int(cs[j]), int(ce[j])), float(s[j]))
+        out[eid] = [(a, b, score) for (a, b), score in seen.items()]
+    return out
+
+
+def span_probabilities(scores: Sequence[float]) -> list[float]:
+    """Softmax of a question's kept span scores (`merged_candidates`), the n-best probabilities of
+    run_qa.py."""
+    if not len(scores):
+        return []
+    kept = np.array(scores, dtype=np.float64)
+    weights = np.exp(kept - kept.max())
+    return (weights / weights.sum()).tolist()

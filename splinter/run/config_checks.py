@@ -172,6 +172,8 @@ RULES: dict[str, Rule] = {
     "decoding.max_answer_length": POSITIVE,
     "decoding.n_best": POSITIVE,
     "decoding.use_max_context": boolean(),
+    # eval (conf/eval.yaml: what fine-tuning's and evaluate.py's evaluation writes)
+    "eval.analysis": boolean(),
     # data (question answering)
     "data.shots": POSITIVE,
     "data.seed": integer(0),  # numpy's generators (pretraining masks) refuse a negative seed
