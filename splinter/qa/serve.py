@@ -120,6 +120,17 @@ def answer_request(qa: QuestionAnswerer, passage: str | None, questions_text: st
     return reply
 
 
+def respond(qa: QuestionAnswerer, passage: str | None, questions_text: str | None, limits: Limits) -> tuple:
+    """The page's outputs for a click on Answer: status, highlighted passage, answers, n-best. An
+    unexpected failure is a status line too (its traceback goes to the console, not to the page)."""
+    try:
+        reply = answer_request(qa, passage, questions_text, limits)
+    except Exception as error:  # noqa: BLE001 - the page says what failed; the console has the traceback
+        log.exception("answering failed")
+        reply = Reply(f"Error while answering: {one_line(error)}")
+    return reply.message, reply.highlights, reply.answers, reply.n_best
+
+
 def _rounded(answer: dict | None, key: str, digits: int) -> float | None:
     value = answer.get(key) if answer else None
     return None if value is None else round(float(value), digits)
@@ -182,12 +193,7 @@ def build_app(qa: QuestionAnswerer, limits: Limits, title: str):
     gr = import_gradio()
 
     def on_ask(passage, questions):
-        try:
-            reply = answer_request(qa, passage, questions, limits)
-        except Exception as error:  # noqa: BLE001 - the page says what failed; the console has the traceback
-            log.exception("answering failed")
-            reply = Reply(f"Error while answering: {one_line(error)}")
-        return reply.message, reply.highlights, reply.answers, reply.n_best
+        return respond(qa, passage, questions, limits)
 
     def on_upload(path, passage):
         text, message = read_upload(path, limits.max_passage_chars)
