@@ -44,8 +44,9 @@ INSTALL_HINT = "pip install -e '.[demo]'"
 CSS = """
 #highlighted .textfield { display: block; line-height: 1.8; }
 #highlighted .token-container { display: inline; }
+#highlighted .text { word-break: normal; overflow-wrap: anywhere; }
 """
-ANSWER_HEADERS = ["#", "question", "answer", "probability", "score"]
+ANSWER_HEADERS = ["#", "question", "answer", "probability"]  # scores: in the n-best table
 N_BEST_HEADERS = ["#", "rank", "answer", "probability", "score", "start", "end"]
 
 
@@ -100,13 +101,12 @@ def answer_request(qa: QuestionAnswerer, passage: str | None, questions_text: st
         label = f"Q{number}"
         if isinstance(result, Skipped):
             problems.append(f"question {number}: {result.reason}")
-            reply.answers.append([label, question, "", None, None])
+            reply.answers.append([label, question, "", None])
             continue
         best = result[0] if result else None
         if best is None:  # no window has a valid span (evaluation predicts "" too)
             problems.append(f"question {number}: no answer span found")
-        reply.answers.append([label, question, best["answer"] if best else "",
-                              _rounded(best, "probability", 4), _rounded(best, "score", 3)])
+        reply.answers.append([label, question, best["answer"] if best else "", _rounded(best, "probability", 4)])
         reply.n_best += [[label, rank, a["answer"], _rounded(a, "probability", 4), _rounded(a, "score", 3),
                           a["start"], a["end"]] for rank, a in enumerate(result, 1)]
         if best is not None:
@@ -219,7 +219,8 @@ def build_app(qa: QuestionAnswerer, limits: Limits, title: str):
                 marked = gr.HighlightedText(label="Answers in the passage", elem_id="highlighted",
                                             show_legend=True, combine_adjacent=False)
                 answers = gr.Dataframe(headers=ANSWER_HEADERS, datatype="str", interactive=False,
-                                       label="Answers", elem_id="answers", wrap=True)
+                                       label="Answers", elem_id="answers", wrap=True,
+                                       column_widths=["9%", "43%", "30%", "18%"])
         n_best = gr.Dataframe(headers=N_BEST_HEADERS, datatype="str", interactive=False,
                               label=f"n-best answers (top {limits.top_k} per question)", elem_id="n-best",
                               wrap=True)
