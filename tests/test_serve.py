@@ -176,9 +176,10 @@ def test_without_gradio_one_line_says_how_to_install_it(monkeypatch):
     assert str(error.value) == "serve.py needs gradio, which is not installed: pip install -e '.[demo]'"
 
 
-def test_a_bad_checkpoint_is_one_line_on_stderr_and_exit_2():
+def test_a_bad_checkpoint_is_one_line_on_stderr_and_exit_2(tmp_path):
     result = subprocess.run([sys.executable, str(REPO / "serve.py"), "checkpoint=./no-such-dir", "port=0"],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert list(tmp_path.iterdir()) == []  # no .hydra/, log or error.json in the user's folder
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert result.stderr.startswith("error: ") and "no-such-dir" in result.stderr and "serving" not in result.stdout
@@ -267,3 +268,16 @@ def test_the_page_answers_as_the_answerer_and_shows_markup_as_text(server, brows
     page.locator("#passage textarea").fill("")
     page.locator("#ask").click()
     page.wait_for_function("document.querySelector('#message textarea').value.startsWith('Paste')", timeout=60_000)
+
+
+def test_a_port_in_use_is_one_line_naming_the_key(model_dir):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError) as error:
+            serve.run(_serve_config(f"checkpoint={model_dir}", f"port={port}", "device=cpu"))
+    assert str(error.value).startswith(f"config key 'port': cannot serve on 127.0.0.1:{port} (")
+    assert str(error.value).endswith("); pick another, or port=0 for a free one")

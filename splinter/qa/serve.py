@@ -16,6 +16,7 @@ cells of type "str"): no passage, question, answer or file name is ever put into
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -141,7 +142,7 @@ def highlight(passage: str, spans: list[tuple[int, int, str]]) -> list[tuple[str
     question ("Q1"); where answers overlap, the piece carries both labels ("Q1, Q2")."""
     cuts = sorted({0, len(passage), *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
     pieces = []
-    for begin, end in zip(cuts, cuts[1:]):
+    for begin, end in itertools.pairwise(cuts):
         labels = [label for s, e, label in spans if s <= begin and end <= e]
         pieces.append((passage[begin:end], ", ".join(labels) or None))
     return pieces
