@@ -185,22 +185,26 @@ def test_a_bad_checkpoint_is_one_line_on_stderr_and_exit_2(tmp_path):
     assert result.stderr.startswith("error: ") and "no-such-dir" in result.stderr and "serving" not in result.stdout
 
 
-def test_serving_imports_no_lightning(model_dir):
-    """The app and the command's error wrapper answer without Lightning (importing it cost 2 s of start-up)."""
-    code = (
-        "import sys\n"
-        "from splinter.run.cli import friendly_errors\n"
-        "from splinter.qa import serve\n"
-        f"qa = serve.QuestionAnswerer.from_pretrained({str(model_dir)!r}, device='cpu')\n"
-        "friendly_errors(lambda cfg: serve.build_app(qa, serve.Limits(), 'tiny'))(None)\n"
-        "print(serve.respond(qa, 'Ann wrote it.', 'Who?', serve.Limits())[0])\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning', "
-        "'lightning_fabric') or m.startswith(('splinter.finetuning', 'splinter.pretraining'))))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert result.returncode == 0, result.stderr[-2000:]
-    answered, modules = result.stdout.strip().splitlines()[-2:]
-    assert answered.startswith("Answered 1 of 1 question") and modules == "[]"
+def test_a_port_in_use_is_one_line_and_serving_imports_no_lightning(model_dir, tmp_path):
+    """The whole command up to the server (Hydra and its callbacks, the model, the page) imports no
+    Lightning: `-X importtime` lists every module the process imported."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-X", "importtime", str(REPO / "serve.py"), f"checkpoint={model_dir}",
+                                 f"port={port}", "device=cpu"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: config key 'port': cannot serve on 127.0.0.1:{port} (")
+    assert last.endswith("); pick another, or port=0 for a free one")
+    modules = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert {"gradio", "splinter.qa.serve", "splinter.qa.answerer"} <= modules
+    assert [m for m in modules if m.split(".")[0] in ("lightning", "pytorch_lightning", "lightning_fabric")
+            or m.startswith(("splinter.finetuning", "splinter.pretraining", "splinter.run.resume_check"))] == []
+    assert list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------------------------------------- the page
@@ -269,15 +273,3 @@ def test_the_page_answers_as_the_answerer_and_shows_markup_as_text(server, brows
     page.locator("#ask").click()
     page.wait_for_function("document.querySelector('#message textarea').value.startsWith('Paste')", timeout=60_000)
 
-
-def test_a_port_in_use_is_one_line_naming_the_key(model_dir):
-    import socket
-
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        with pytest.raises(ConfigError) as error:
-            serve.run(_serve_config(f"checkpoint={model_dir}", f"port={port}", "device=cpu"))
-    assert str(error.value).startswith(f"config key 'port': cannot serve on 127.0.0.1:{port} (")
-    assert str(error.value).endswith("); pick another, or port=0 for a free one")

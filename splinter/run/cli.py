@@ -41,11 +41,9 @@ def friendly_errors(main):
         log.setLevel(logging.INFO)
         for pattern in _NOISE:
             warnings.filterwarnings("ignore", message=pattern)
-        from hydra.core.hydra_config import HydraConfig
+        from splinter.run.output_dir import hydra_config  # imports torch: the task does anyway
 
-        # not splinter.run.output_dir's hydra_config: that module imports Lightning, which predict.py and
-        # serve.py never need (they answer without it; 2 s of their start-up)
-        hydra = HydraConfig.get() if HydraConfig.initialized() else None
+        hydra = hydra_config()
         output_dir = Path(hydra.runtime.output_dir) if hydra is not None else None
         if output_dir is not None:
             clear_failure(output_dir)
@@ -83,10 +81,9 @@ def friendly_errors(main):
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
         finally:
-            # the job is over: its directory is free (only a job that imported output_dir can hold a lock)
-            output_dirs = sys.modules.get("splinter.run.output_dir")
-            if output_dirs is not None:
-                output_dirs.release_output_dir_locks()
+            from splinter.run.output_dir import release_output_dir_locks
+
+            release_output_dir_locks()  # the job is over: its directory is free
 
     return wrapper
 
