@@ -41,7 +41,7 @@ report: $(STAMP)  ## aggregate a sweep into tables + plot: make report DIR=multi
 	$(PY) -m splinter.report $(DIR)
 
 lint: $(STAMP)  ## ruff check + the package layers (lint-imports: pyproject.toml [tool.importlinter])
-	$(PY) -m ruff check splinter tests bench train.py evaluate.py predict.py
+	$(PY) -m ruff check splinter tests bench train.py evaluate.py predict.py serve.py
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)  ## splinter vs transformers speed/memory table (5-10 min; ARGS=--quick: ~2 min)

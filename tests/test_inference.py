@@ -254,7 +254,7 @@ def test_importing_the_answerer_does_not_import_lightning():
     import subprocess
     import sys
 
-    code = ("import sys; from splinter import QuestionAnswerer; "
+    code = ("import sys; from splinter import QuestionAnswerer; import splinter.qa.serve; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning', "
             "'lightning_fabric')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

@@ -46,15 +46,11 @@ def run(cfg: DictConfig) -> dict:
     for path in (output, summary_path):
         refuse_overwriting_inputs([("output", path)], {"input": cfg.input, "checkpoint": cfg.checkpoint})
         check_writable_target(path)
-    settings = OmegaConf.to_container(cfg.settings, resolve=True) if cfg.get("settings") else {}
-    unknown = sorted(set(settings) - set(SETTING_KEYS))
-    if unknown:
-        raise ConfigError(f"settings.{unknown[0]}", "not a QuestionAnswerer setting", choices=SETTING_KEYS)
+    settings = answerer_settings(cfg)
 
     summary, questions = stream_questions(cfg.input)  # read again lazily: memory flat in the question count
     log.info("%s", summary)
-    qa = QuestionAnswerer.from_pretrained(str(cfg.checkpoint), device=cfg.device, dtype=cfg.dtype, **settings)
-    log.info("settings from %s: %s, %s", qa.settings_source, qa.windows, qa.decoding)
+    qa = load_answerer(cfg, settings)
 
     skipped = Counter(summary.skipped)
     answered = 0
@@ -86,6 +82,23 @@ def run(cfg: DictConfig) -> dict:
     skips = ", ".join(f"{n} {reason}" for reason, n in report["skipped"].items())
     print(f"answered {answered} / {summary.total} questions{': skipped ' + skips if skips else ''}  → {output}")
     return report
+
+
+def answerer_settings(cfg: DictConfig) -> dict:
+    """The `settings.*` overrides of a predict.py / serve.py config, each a QuestionAnswerer setting."""
+    settings = OmegaConf.to_container(cfg.settings, resolve=True) if cfg.get("settings") else {}
+    unknown = sorted(set(settings) - set(SETTING_KEYS))
+    if unknown:
+        raise ConfigError(f"settings.{unknown[0]}", "not a QuestionAnswerer setting", choices=SETTING_KEYS)
+    return settings
+
+
+def load_answerer(cfg: DictConfig, settings: dict) -> QuestionAnswerer:
+    """`cfg.checkpoint` on `cfg.device` / `cfg.dtype` with the `settings` overrides; logs where the
+    window and decoding settings came from."""
+    qa = QuestionAnswerer.from_pretrained(str(cfg.checkpoint), device=cfg.device, dtype=cfg.dtype, **settings)
+    log.info("settings from %s: %s, %s", qa.settings_source, qa.windows, qa.decoding)
+    return qa
 
 
 def _line(qid: str, result: dict | list) -> dict:

@@ -36,7 +36,6 @@ from omegaconf import DictConfig, OmegaConf
 from splinter.errors import CheckpointError, ConfigError, SplinterError
 from splinter.files import check_directory_path, load_torch_file, write_text
 from splinter.model.factory import state_mismatch
-from splinter.run.resume_check import RUN_KEY, ResumeMismatch, settings_mismatch
 
 CHECKPOINTS = "checkpoints"
 INTERRUPTED = "interrupted.ckpt"
@@ -69,6 +68,10 @@ class ResumePoint:
         self.state_dict = {}  # checked: Lightning reads the file itself when it resumes
         if problem:
             raise CheckpointError(f"{self.path}: does not match the configured model ({problem})")
+        # imported here: resume_check imports Lightning, which commands that only answer (predict.py,
+        # serve.py: their Hydra callback imports this module) never need
+        from splinter.run.resume_check import ResumeMismatch, settings_mismatch
+
         problem = settings_mismatch(self.settings, module, datamodule, run)
         if problem:
             raise ResumeMismatch(f"{self.path}: {problem}; resume with the checkpoint's settings or start a new run")
@@ -129,6 +132,8 @@ def resume_point(cfg: DictConfig, output_dir: Path) -> ResumePoint | None:
 
 
 def read_resume_point(path: Path) -> ResumePoint:
+    from splinter.run.resume_check import RUN_KEY  # lazily: see ResumePoint.check_matches
+
     checkpoint = load_torch_file(path, what="checkpoint", mmap=True)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "global_step" not in checkpoint:
         raise CheckpointError(f"{path}: not a training checkpoint written by train.py (no state_dict/global_step)")
