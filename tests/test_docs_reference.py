@@ -104,8 +104,8 @@ def _leaves(node, prefix: str = ""):
         yield prefix, node
 
 
-def _file_package(path: Path) -> str | None:
-    """The package a file under conf/ writes to ("" = the top), for the hydra keys; None: not a hydra file."""
+def _file_package(path: Path) -> str:
+    """`hydra[.<sub group>]` for a file under conf/hydra/, else "" (the file's own `hydra:` section counts)."""
     relative = path.relative_to(CONF)
     if relative.parts[0] == "hydra":
         return ".".join(["hydra", *relative.parts[1:-1]])
