@@ -70,7 +70,7 @@ class InputError(SplinterError, ValueError):
 
 @dataclass(frozen=True)
 class DecodingSettings:
-    """How logits become answers; the defaults are evaluation's (PROTOCOL §4, `conf/task/finetune.yaml`)."""
+    """How logits become answers; the defaults are evaluation's (docs/protocol.md §4, `conf/task/finetune.yaml`)."""
 
     max_answer_length: int = 10
     n_best: int = 20

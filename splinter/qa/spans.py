@@ -1,6 +1,6 @@
 """Logits → answer spans → answer text per question, vectorised in torch.
 
-The decoding rule is the paper's (PROTOCOL §4), which is also `transformers`' `run_qa.py`
+The decoding rule is the paper's (docs/protocol.md §4), which is also `transformers`' `run_qa.py`
 (`postprocess_qa_predictions`) and BERT's `run_squad.py`:
 
 * per window, the start is one of the window's ``n_best`` highest start logits and the end one of its
