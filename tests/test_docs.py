@@ -172,7 +172,7 @@ def test_every_path_a_page_names_exists(page: Path):
 # How a module defines a name: def/class, an assignment, an import, a lazily imported name's entry ("Name": ...)
 DEFINED = (r"^\s*(?:(?:async )?def|class)\s+{name}\b|^\s*{name}\s*[:=]|^from .* import .*\b{name}\b"
            r"|^\s*[\"']{name}[\"']\s*:")
-MODULE_NAME = re.compile(r"(?<![\w/.-])splinter(?:\.\w+)+")
+MODULE_NAME = re.compile(r"(?<![\w/.{-])splinter(?:\.\w+)+(?![\w:])")  # not ${splinter.resolver:...}
 
 
 def module_name_exists(name: str) -> bool:
