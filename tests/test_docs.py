@@ -233,3 +233,21 @@ def test_the_site_lists_every_page_and_the_guides():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     guides = [p for p in listed if "/" not in p and p != "index.md"]
     assert [g for g in guides if f"(docs/{g})" not in readme] == []
+
+
+# Dotted names in the package that are not modules: state-dict key prefixes and the Hydra resolver.
+NOT_MODULES = ("splinter.embeddings.", "splinter.encoder.", "splinter.training_data")
+
+
+def test_every_module_the_package_source_names_exists():
+    """Docstrings and comments (which the API pages show) name modules and functions that exist."""
+    missing = []
+    for source in sorted((REPO / "splinter").rglob("*.py")):
+        text = source.read_text(encoding="utf-8")
+        for match in MODULE_NAME.finditer(text):
+            name = match.group()
+            if (text.startswith(".*", match.end()) or name.startswith(NOT_MODULES) or name == "splinter.__file__"
+                    or module_name_exists(name)):
+                continue
+            missing.append(f"{source.relative_to(REPO)}: {name}")
+    assert missing == []
