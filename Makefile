@@ -9,7 +9,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-all lint demo data bench bench-memory report clean gpu-wheels gpu-data gpu-check-dry
+.PHONY: help venv test test-all lint docs demo data bench bench-memory report clean gpu-wheels gpu-data gpu-check-dry
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ report: $(STAMP)  ## aggregate a sweep into tables + plot: make report DIR=multi
 lint: $(STAMP)  ## ruff check + the package layers (lint-imports: pyproject.toml [tool.importlinter])
 	$(PY) -m ruff check splinter tests bench train.py evaluate.py predict.py serve.py
 	$(VENV)/bin/lint-imports
+
+docs: $(STAMP)  ## the documentation site from docs/ and the docstrings into site/ (mkdocs.yml; ARGS=--strict as CI)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build $(ARGS)
 
 bench: $(STAMP)  ## splinter vs transformers speed/memory table (5-10 min; ARGS=--quick: ~2 min)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled $(PY) bench/run.py $(ARGS)
@@ -82,4 +85,4 @@ gpu-check-dry: $(STAMP)  ## bench/gpu_check.sh --dry-run: the GPU check's steps 
 	PYTHON=$(PY) bench/gpu_check.sh --dry-run bench/results/gpu-check-dry
 
 clean:  ## remove .venv and caches
-	rm -rf $(VENV) .pytest_cache outputs multirun
+	rm -rf $(VENV) .pytest_cache outputs multirun site

@@ -1,5 +1,5 @@
 """The package layers are a checked rule (pyproject.toml [tool.importlinter], run by `make lint`), and
-docs/ARCHITECTURE.md's tree lists the package file for file."""
+docs/architecture.md's tree lists the package file for file."""
 
 from __future__ import annotations
 
@@ -50,8 +50,8 @@ def test_the_contracts_catch_inference_importing_training_and_the_model_importin
 
 
 def _documented_files() -> set[str]:
-    """The paths in docs/ARCHITECTURE.md's package tree (indentation = folder depth, 2 spaces a level)."""
-    text = (REPO / "docs/ARCHITECTURE.md").read_text(encoding="utf-8")
+    """The paths in docs/architecture.md's package tree (indentation = folder depth, 2 spaces a level)."""
+    text = (REPO / "docs/architecture.md").read_text(encoding="utf-8")
     tree = text.split("```\nsplinter/\n", 1)[1].split("```", 1)[0]
     files, folders = set(), ["splinter"]
     for line in tree.splitlines():
@@ -76,5 +76,5 @@ def test_architecture_tree_lists_every_package_file():
         if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".txt", ".html")
     }
     documented = _documented_files()
-    assert sorted(on_disk - documented) == [], "files missing from docs/ARCHITECTURE.md's tree"
-    assert sorted(documented - on_disk) == [], "files in docs/ARCHITECTURE.md's tree that do not exist"
+    assert sorted(on_disk - documented) == [], "files missing from docs/architecture.md's tree"
+    assert sorted(documented - on_disk) == [], "files in docs/architecture.md's tree that do not exist"

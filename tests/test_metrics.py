@@ -68,7 +68,7 @@ def test_exact_match():
 
 
 def test_gold_normalising_to_empty_is_f1_zero_even_for_empty_prediction():
-    # PROTOCOL §4: official v1.1 returns 0 when no token is shared; torchmetrics / v2.0 return 1.
+    # docs/protocol.md §4: official v1.1 returns 0 when no token is shared; torchmetrics / v2.0 return 1.
     assert f1_score("", "The") == 0.0
     assert f1_score("a", "the") == 0.0
     assert exact_match_score("", "The") == 1.0

@@ -1,28 +1,28 @@
-"""Every command of README.md's ```bash blocks runs as written (issue 26): the README is a contract.
+"""Every offline command of the documentation's ```bash blocks (README.md, docs/*.md) runs as written
+(issues 22, 26): the docs are a contract.
 
-Convention (README.md, Development): a command line may end with a shell comment `# needs: <what>`.
-`download` means it reads the released data: it runs here on the tests' fixture data root. Any other
-need (hub, gpu, slurm, network, ...) means it cannot run offline here and is only checked to be marked.
-Every other command runs as written, in a scratch directory that looks like a checkout (train.py,
-evaluate.py, conf/, data/ linked), with small step counts appended as later Hydra overrides (a later
-`key=value` wins), so the command's own words are exactly the README's.
+Convention (docs/development.md; read by tests/doc_commands.py): a command line may end with a shell
+comment `# needs: <what>`. `download` means it reads the released data: it runs here on the tests'
+fixture data root. Any other need (hub, gpu, slurm, network, ...) means it cannot run offline here; such
+commands are composed and checked by tests/test_docs.py instead. Every other command runs as written, in
+a scratch directory that looks like a checkout (train.py, evaluate.py, conf/, data/ linked), with small
+step counts appended as later Hydra overrides (a later `key=value` wins), so the command's own words are
+exactly the page's. A command written on several pages runs once.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from doc_commands import Command, all_commands
 from run_helpers import FIXTURE_ROOT, REPO
 
-README = REPO / "README.md"
 # Run directories the README's later commands read: the command that writes each, by its exact text.
 RUN_DIRS = {
     "python train.py model=minilm data.max_eval_examples=300 task.max_steps=60 trainer=cpu":
@@ -42,56 +42,23 @@ FAST = {*RUN_DIRS, "python evaluate.py checkpoint=outputs/2026-11-21/12-00-00/mo
         "python evaluate.py predictions=outputs/2026-11-21/12-00-00/predictions.json data=squad"}
 
 
-@dataclass(frozen=True)
-class Command:
-    text: str  # the command as written (continuation lines joined), without its trailing comment
-    needs: tuple[str, ...]  # from `# needs: a, b`
-    line: int
-
-    @property
-    def runs_here(self) -> bool:
-        return all(need == "download" for need in self.needs)
+COMMANDS = all_commands()
+# Not run from inside the suite they start: their recipes are checked instead (test_make_test_...).
+SUITES = {"make test", "make test-all"}
 
 
-def readme_commands(text: str) -> list[Command]:
-    """The commands of every ```bash block, in README order."""
-    commands, block, start = [], None, 0
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip().startswith("```"):
-            block = [] if line.strip() == "```bash" and block is None else None
-            continue
-        if block is None:
-            continue
-        if block and block[-1][1].rstrip().endswith("\\"):  # a continuation line
-            block[-1] = (block[-1][0], block[-1][1].rstrip()[:-1] + " " + line.strip())
-        elif line.strip() and not line.lstrip().startswith("#"):
-            block.append((number, line.strip()))
-        else:
-            continue
-        start = block[-1][0]
-        number_, full = block[-1]
-        code, _, comment = full.partition(" # ")
-        match = re.search(r"needs:\s*([^;#]+)", comment)
-        needs = tuple(n.strip() for n in match.group(1).split(",")) if match else ()
-        command = Command(re.sub(r"\s+", " ", code).strip(), needs, start)
-        if commands and commands[-1].line == start:
-            commands[-1] = command
-        else:
-            commands.append(command)
-    return commands
+def distinct(commands) -> list[Command]:
+    """Each command text once, where it is first written."""
+    first: dict[str, Command] = {}
+    for command in commands:
+        first.setdefault(command.text, command)
+    return list(first.values())
 
 
-COMMANDS = readme_commands(README.read_text())
-
-
-def test_the_readme_has_commands_and_every_one_is_run_or_says_what_it_needs():
-    texts = [c.text for c in COMMANDS]
+def test_the_readme_has_the_commands_this_test_runs():
+    texts = [c.text for c in COMMANDS if c.page == "README.md"]
     assert set(RUN_DIRS) | FAST <= set(texts), "a command this test runs is no longer in README.md"
     assert "make demo" in texts
-    for command in COMMANDS:
-        assert command.text.startswith(("python ", "make ")), f"README.md:{command.line}: {command.text}"
-        if "<" in command.text:  # a placeholder such as <date> is not a runnable command
-            assert not command.runs_here, f"README.md:{command.line}: a placeholder needs a `# needs:` mark"
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +66,8 @@ def checkout(tmp_path_factory):
     """A scratch directory that looks like a checkout, with the README's example corpora, and an
     environment in which `python` is this interpreter and nothing reaches the network."""
     root = tmp_path_factory.mktemp("readme")
-    for name in ("train.py", "evaluate.py", "predict.py", "conf", "data", "Makefile", "pyproject.toml"):
+    for name in ("train.py", "evaluate.py", "predict.py", "conf", "data", "Makefile", "pyproject.toml",
+                 "mkdocs.yml", "docs"):
         (root / name).symlink_to(REPO / name)
     sample = (REPO / "tests" / "fixtures" / "pretrain" / "sample.txt").read_text()
     (root / "corpus").mkdir()
@@ -122,7 +90,7 @@ def appended(command: Command, number: int) -> list[str]:
     text = command.text
     if text.startswith("make "):
         return ["PY=python", "STAMP="]  # the checkout's interpreter instead of (re)building .venv
-    if text.startswith("python -m "):
+    if text.startswith(("python -m ", "python predict.py")):  # no training, no run directory of its own
         return []
     if " -m " in text:  # a sweep
         return [f"hydra.sweep.dir=sweeps/{number}", *FINETUNE]
@@ -137,7 +105,7 @@ def run(command: Command, number: int, root: Path, env: dict) -> subprocess.Comp
         shutil.copytree(root / RUN_DIRS[next(iter(RUN_DIRS))], root / SWEEP / "0-minilm-squad-16shots-split42")
     line = " ".join([command.text, *(f"'{a}'" if "=" in a else a for a in appended(command, number))])
     result = subprocess.run(["bash", "-c", line], cwd=root, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"README.md:{command.line}: {line}\n{result.stdout[-1500:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, f"{command.where}: {line}\n{result.stdout[-1500:]}\n{result.stderr[-3000:]}"
     return result
 
 
@@ -153,7 +121,7 @@ def check_outputs(command: Command, root: Path) -> None:
 
 def test_the_quick_start_commands_run_as_written(checkout):
     root, env = checkout
-    fast = [c for c in COMMANDS if c.text in FAST]
+    fast = distinct(c for c in COMMANDS if c.text in FAST)
     assert len(fast) == len(FAST)
     for number, command in enumerate(fast):
         run(command, number, root, env)
@@ -165,18 +133,20 @@ def test_the_quick_start_commands_run_as_written(checkout):
 
 
 @pytest.mark.slow
-def test_every_offline_command_of_the_readme_runs_as_written(tmp_path_factory, checkout):
+def test_every_offline_command_of_the_docs_runs_as_written(tmp_path_factory, checkout):
     root, env = checkout
     for folder in ("outputs", "runs", "multirun", "sweeps"):
         shutil.rmtree(root / folder, ignore_errors=True)
-    for number, command in enumerate(c for c in COMMANDS if c.runs_here and c.text != "make test"):
+    for number, command in enumerate(c for c in distinct(COMMANDS) if c.runs_here and c.text not in SUITES):
         run(command, number, root, env)
         check_outputs(command, root)
 
 
 def test_make_test_runs_the_offline_suite():
     # not run from inside the suite it starts: its recipe is checked instead
-    result = subprocess.run(["make", "-n", "test", "PY=python", "STAMP="], cwd=REPO, capture_output=True, text=True)
-    assert result.returncode == 0 and "HF_HUB_OFFLINE=1" in result.stdout and "-m pytest" in result.stdout
+    for target in ("test", "test-all"):
+        result = subprocess.run(["make", "-n", target, "PY=python", "STAMP="], cwd=REPO, capture_output=True,
+                                text=True)
+        assert result.returncode == 0 and "HF_HUB_OFFLINE=1" in result.stdout and "-m pytest" in result.stdout
 
 

@@ -1,4 +1,4 @@
-"""Recurring span selection (PROTOCOL §5): toy passages with exact outputs, properties on the shipped
+"""Recurring span selection (docs/protocol.md §5): toy passages with exact outputs, properties on the shipped
 text sample (checked against an independent brute-force search), determinism, statistics."""
 
 from __future__ import annotations

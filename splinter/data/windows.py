@@ -4,7 +4,7 @@ A context longer than one window is cut into several, as in the paper's fine-tun
 `run_squad.py`): windows start every `doc_stride` context tokens and the last one ends at the end of
 the context. Each window repeats the (truncated) question. Training windows carry the token span of
 the first answer, or 0/0 (`[CLS]`) when they do not contain all of it; evaluation windows carry
-character offsets and max-context flags for decoding (PROTOCOL §3, §4).
+character offsets and max-context flags for decoding (docs/protocol.md §3, §4).
 
 The work runs inside `Dataset.map(batched=True)`, so results are cached on disk next to a file-backed
 input dataset and reused on an identical second call (datasets fingerprints the function arguments,
@@ -53,7 +53,7 @@ EVAL_FEATURES = Features({
 
 @dataclass(frozen=True)
 class WindowSettings:
-    """How examples are cut into windows. The defaults are the paper's (PROTOCOL §3).
+    """How examples are cut into windows. The defaults are the paper's (docs/protocol.md §3).
 
     max_seq_length: tokens per window, specials included (384).
     doc_stride: the STEP between the starts of consecutive windows, in context tokens (128): windows

@@ -1,6 +1,6 @@
 """QAModule: fine-tuning and evaluation of SplinterForQuestionAnswering as a LightningModule.
 
-Training is the paper's protocol (PROTOCOL.md §3). Evaluation runs the model and updates a
+Training is the paper's protocol (docs/protocol.md §3). Evaluation runs the model and updates a
 `splinter.qa.span_metric.SpanMetric` (decoding, gathering across ranks and scoring live there); the run
 function hands the module its evaluation set (`evaluate_on`) and reads the result back from
 `trainer.callback_metrics[EVALUATION_RESULT]`.

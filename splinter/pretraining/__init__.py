@@ -1,4 +1,4 @@
-"""Pretraining (PROTOCOL §5): corpus → passages → masked rows → model; recurring span selection (rss)
+"""Pretraining (docs/protocol.md §5): corpus → passages → masked rows → model; recurring span selection (rss)
 or BERT's masked LM (mlm), one pipeline.
 
 - `corpus`: text/jsonl/hub text → documents → passages of up to `max_seq_length` tokens

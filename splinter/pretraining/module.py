@@ -2,7 +2,7 @@
 SplinterForPreTraining) or BERT's masked language model (`"mlm"`, SplinterForMaskedLM, the control):
 the same optimiser, schedule and checkpointing; the objective picks the model and its loss.
 
-Defaults are the paper's / original code's (PROTOCOL §5, `pretraining/optimization.py` of the
+Defaults are the paper's / original code's (docs/protocol.md §5, `pretraining/optimization.py` of the
 release, which is BERT's): AdamW lr 1e-4, betas (0.9, 0.999), eps 1e-6, weight decay 0.01 except on
 biases and LayerNorm weights (every 1-D parameter), gradient clipping 1.0 (set on the Trainer:
 `gradient_clip_val`), linear warm-up over 10,000 steps then linear decay to 0 at the last step. The

@@ -1,4 +1,4 @@
-"""Recurring span selection (PROTOCOL §5): find recurring spans, mask them with [QUESTION], label them.
+"""Recurring span selection (docs/protocol.md §5): find recurring spans, mask them with [QUESTION], label them.
 
 Per passage (`[CLS] tokens [SEP]`, token ids):
 
@@ -19,7 +19,7 @@ Per passage (`[CLS] tokens [SEP]`, token ids):
    fits the remaining budget is skipped and the next (shorter) ones are tried. (The original code
    masked part of such a cluster, which leaves an unmasked copy of the answer text that is not the
    label.) `cluster_order="random"` visits the non-overlapping clusters in a random order instead,
-   as the original code did after its longest-first overlap pruning; the default follows PROTOCOL
+   as the original code did after its longest-first overlap pruning; the default follows docs/protocol.md §5
    ("longest spans first").
 4. Per chosen cluster one occurrence, drawn uniformly, stays as the answer; every other occurrence is
    replaced by ONE `[QUESTION]` token and the rest of its pieces are removed, so the passage gets

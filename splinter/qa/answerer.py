@@ -75,7 +75,7 @@ class InputError(SplinterError, ValueError):
 
 @dataclass(frozen=True)
 class DecodingSettings:
-    """How logits become answers; the defaults are evaluation's (PROTOCOL §4, `conf/task/finetune.yaml`)."""
+    """How logits become answers; the defaults are evaluation's (docs/protocol.md §4, `conf/task/finetune.yaml`)."""
 
     max_answer_length: int = 10
     n_best: int = 20
@@ -103,8 +103,10 @@ class QuestionAnswerer:
     """Extractive QA with a `SplinterForQuestionAnswering` and its tokenizer; see the module doc.
 
     Args:
-        model, tokenizer: the model and the tokenizer it was trained with (`load_tokenizer`).
-        windows, decoding: the window and decoding settings (defaults: the paper's).
+        model: a `SplinterForQuestionAnswering`.
+        tokenizer: the tokenizer it was trained with (`load_tokenizer`).
+        windows: the window settings (default: the paper's).
+        decoding: the decoding settings (default: the paper's).
         batch_size: windows per forward pass; None: `CPU_BATCH_SIZE` (16) on the CPU, else
             `ACCELERATOR_BATCH_SIZE` (32, evaluation's `eval_batch_size` default).
         pad_to_multiple_of: batches are padded to their longest window rounded up to this.

@@ -1,4 +1,4 @@
-"""SQuAD v1.1 exact match and F1, as the official ``evaluate-v1.1.py`` computes them (PROTOCOL §4).
+"""SQuAD v1.1 exact match and F1, as the official ``evaluate-v1.1.py`` computes them (docs/protocol.md §4).
 
 * normalisation: lowercase; drop every character in ``string.punctuation`` (ASCII only: "–", "’" and
   other Unicode punctuation stay); replace the whole words a/an/the by a space; collapse whitespace.

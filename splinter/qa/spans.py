@@ -1,6 +1,6 @@
 """Logits → answer spans → answer text per question, vectorised in torch.
 
-The decoding rule is the paper's (PROTOCOL §4), which is also `transformers`' `run_qa.py`
+The decoding rule is the paper's (docs/protocol.md §4), which is also `transformers`' `run_qa.py`
 (`postprocess_qa_predictions`) and BERT's `run_squad.py`:
 
 * per window, the start is one of the window's ``n_best`` highest start logits and the end one of its
@@ -88,7 +88,8 @@ def top_spans(
     """The ``n_best`` best valid spans of each window, by start_logit + end_logit (see module doc).
 
     Args:
-        start_logits, end_logits: [N, L] per window (one question per window; reshape [B, Q, L] first).
+        start_logits: [N, L] per window (one question per window; reshape [B, Q, L] first).
+        end_logits: [N, L], the same for the end.
         context_mask: [N, L] bool, True where the token belongs to the context (not question, special
             token or padding).
         max_answer_length: longest answer in tokens (``end - start + 1``).
@@ -176,8 +177,10 @@ def best_predictions(
 
     Args:
         example_ids: the question id of each window; windows of one question need not be adjacent.
-        scores, starts, ends: each window's best span, [N] (score ``-inf`` when the window has no valid
-            span), or [N, K] candidates best first such as `SpanCandidates`' fields (column 0 is used).
+        scores: each window's best span score, [N] (``-inf`` when the window has no valid span), or
+            [N, K] candidates best first such as `SpanCandidates`' fields (column 0 is used).
+        starts: the token start of each window's best span, shaped as ``scores``.
+        ends: its token end, shaped as ``scores``.
         offsets: per-window token char offsets, LongTensor [N, L, 2], -1 for non-context tokens.
         contexts: question id → context string.
 

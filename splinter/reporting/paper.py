@@ -3,7 +3,7 @@
 Source: Ram, Kirstain, Berant, Globerson, Levy, "Few-Shot Question Answering by Pretraining Span
 Selection", ACL 2021, Table 1 (Splinter-base, F1, mean over the five released split seeds 42-46, each
 dataset's own MRQA dev set). SQuAD at 16 / 128 / 1024 examples is also quoted in the repository's
-PROTOCOL.md §6; the 128-example row covers all eight datasets. No other cells are in this table: a
+docs/protocol.md §6; the 128-example row covers all eight datasets. No other cells are in this table: a
 missing cell means "not published here", never zero.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 SOURCE = "Ram et al., ACL 2021, Table 1: Splinter-base F1, mean over the 5 released split seeds"
 
 # The models of this repository that are the paper's Splinter-base (with the pretrained QASS head or a
-# fresh one: the paper's released fine-tuning command built a new head; see PROTOCOL.md §3).
+# fresh one: the paper's released fine-tuning command built a new head; see docs/protocol.md §3).
 PAPER_MODELS = frozenset({"splinter-base", "splinter-base-qass"})
 
 # (dataset as in conf/data/<dataset>.yaml, training examples) → F1
