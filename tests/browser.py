@@ -2,7 +2,7 @@
 
 The browser is the system's (Debian's `chromium` package, which `.ci/run` installs); Playwright's own
 browser download is never used (it needs a CDN this project cannot reach). Without either, the tests
-that ask for `browser_page` skip and say which is missing.
+that ask for `browser_page` skip and say which is missing. tests/conftest.py registers these fixtures.
 """
 
 from __future__ import annotations

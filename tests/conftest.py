@@ -2,6 +2,10 @@
 
 import os
 
+# The page tests' headless Chromium (tests/browser.py): registered once here, so the whole session shares
+# one browser (a module that imported the fixtures would start a second Playwright inside the first's loop).
+pytest_plugins = ["browser"]
+
 # Set before any Hugging Face / wandb import so that nothing ever tries the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

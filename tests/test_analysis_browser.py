@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser import browser, browser_page  # noqa: F401, F811
 from run_helpers import REPO, run_train
 
 from splinter.qa.analysis import ANALYSIS_FILE
@@ -50,7 +49,7 @@ def _count(page) -> int:
     return int(page.get_attribute("#count", "data-count"))
 
 
-def test_the_page_shows_every_scored_question_filters_searches_and_marks_the_spans(evaluated, browser_page, tmp_path):  # noqa: F811
+def test_the_page_shows_every_scored_question_filters_searches_and_marks_the_spans(evaluated, browser_page, tmp_path):
     run, results, predictions, scores = evaluated
     page = browser_page
     errors = []

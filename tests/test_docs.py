@@ -126,11 +126,6 @@ EXTERNAL = {
     "evaluate-v1.1.py",  # the official SQuAD v1.1 evaluation script
     "finetuning/qass_preprocess.py", "pretraining/optimization.py",  # files of the paper's code (oriram/splinter)
 }
-# Written on branches merged beside this one (issue 24: serve.py and the two screenshots; issue 22: the
-# guides); a name here is excused only while its file is missing.
-AWAITED = {"serve.py", "docs/img/analysis.png", "docs/img/serve.png",
-           *(f"docs/{guide}.md" for guide in ("data", "training", "sweeps", "inference", "encoders", "pretraining",
-                                               "configuration", "troubleshooting"))}
 ROOTS = ("splinter", "conf", "bench", "experiments", "docs", "tests", "data/demo", "hydra_plugins", ".ci")
 REPO_PATH = re.compile(r"(?<![\w./-])((?:" + "|".join(map(re.escape, ROOTS)) + r")/[\w./*-]*|[\w./-]*\w\.py)(?![\w/-])")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
@@ -159,13 +154,11 @@ def exists(path: str) -> bool:
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(REPO).as_posix())
 def test_every_path_a_page_names_exists(page: Path):
     text = page.read_text(encoding="utf-8")
-    missing = sorted(p for p in named_paths(text) if p not in EXTERNAL | AWAITED and not exists(p))
+    missing = sorted(p for p in named_paths(text) if p not in EXTERNAL and not exists(p))
     for target in LINK.findall(text):  # links and images, relative to the page
         target = target.split("#", 1)[0]
         if target and not re.match(r"[a-z]+:", target) and not (page.parent / target).exists():
-            relative = (page.parent / target).resolve().relative_to(REPO).as_posix()
-            if relative not in AWAITED:
-                missing.append(target)
+            missing.append(target)
     assert not missing, f"{page.relative_to(REPO)} names files that do not exist: {missing}"
 
 

@@ -6,7 +6,7 @@ YAML value (`16`, `null`, `${model.tokenizer}`) or plain words where the default
 The test fails when
 
 - a key that exists under conf/ is not in such a table: the leaves of the composed train, evaluate and
-  predict configs and of train.py composed with each option of each config group, plus the `hydra.*`
+  predict and serve configs and of train.py composed with each option of each config group, plus the `hydra.*`
   keys the files under conf/ set (conf/hydra/**, and the `hydra:` sections of the other files); a few
   free-form nodes (`model.config`, `settings`, `hydra.sweeper.params`, ...) count as one key each;
 - a key in such a table exists nowhere under conf/;
@@ -121,7 +121,7 @@ def config_keys() -> dict[str, list]:
 
     register_resolvers()
     keys: dict[str, list] = {}
-    combos = [("train", []), ("evaluate", []), ("predict", [])]
+    combos = [("train", []), ("evaluate", []), ("predict", []), ("serve", [])]
     combos += [("train", [f"{group}={path.stem}"]) for group in GROUPS
                for path in sorted((CONF / group).glob("*.yaml")) if not path.stem.startswith("_")]
     with initialize_config_dir(str(CONF), version_base="1.3"):

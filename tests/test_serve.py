@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from browser import browser, browser_page  # noqa: F401
 from hydra import compose, initialize_config_dir
 from run_helpers import REPO
 from tiny_config import TINY, perturbed
@@ -243,7 +242,7 @@ def server(model_dir):
             process.wait()
 
 
-def test_the_page_answers_as_the_answerer_and_shows_markup_as_text(server, browser_page, qa, tmp_path):  # noqa: F811
+def test_the_page_answers_as_the_answerer_and_shows_markup_as_text(server, browser_page, qa, tmp_path):
     page = browser_page
     hosts = set()
     page.on("request", lambda request: hosts.add(re.sub(r"^(\w+://[^/]+).*$", r"\1", request.url)))

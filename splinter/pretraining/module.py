@@ -101,14 +101,15 @@ class PretrainModule(pl.LightningModule):
         size = tokenizer.get_vocab_size(with_added_tokens=True)
         if size > model_config.vocab_size:
             raise ConfigError(
-                "task.module.config.vocab_size",
-                f"the tokenizer has {size} entries but the model only {model_config.vocab_size}",
+                "model.tokenizer",
+                f"the tokenizer has {size} entries but the model only {model_config.vocab_size} (its vocab_size)",
             )
         question = tokenizer.token_to_id(QUESTION_TOKEN)
         if question != model_config.question_token_id:
             raise ConfigError(
-                "task.module.config.question_token_id",
-                f"the tokenizer's {QUESTION_TOKEN} id is {question}, the model's {model_config.question_token_id}",
+                "model.tokenizer",
+                f"the tokenizer's {QUESTION_TOKEN} id is {question}, the model's {model_config.question_token_id}"
+                " (its question_token_id)",
             )
 
     def forward(self, **batch):
@@ -187,7 +188,7 @@ class PretrainModule(pl.LightningModule):
             estimate = self.trainer.estimated_stepping_batches
             if estimate == float("inf"):
                 raise ConfigError(
-                    "trainer.max_steps", "a streaming corpus has no length: set trainer.max_steps (or total_steps)"
+                    "task.max_steps", "a streaming corpus has no length: set task.max_steps (or task.module.total_steps)"
                 )
             total = int(estimate)
         warmup = warmup_length(total, self.hparams.warmup_ratio, self.hparams.warmup_steps)
