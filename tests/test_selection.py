@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -255,6 +256,14 @@ def test_report_selection_section(tmp_path):
     assert "| study/data.seed=42 | kfold | 5 | 40.0 | 60.0 | 55.0 | 60.0 | +0.0 | 0.80 (n=4) |" in md
     rows = {line.split(" | ")[2] for line in md.splitlines() if line.startswith("| tiny |")}
     assert rows == {"kfold", "fixed"}  # each row says how it was selected
+
+    # a copied sweep (e.g. committed under experiments/) still finds its trials beside the study file
+    moved = tmp_path.parent / f"{tmp_path.name}-moved"
+    shutil.copytree(tmp_path, moved)
+    shutil.rmtree(tmp_path)
+    (moved / "results.md").unlink()
+    assert main([str(moved), "--no-paper"]) == 0
+    assert "| study/data.seed=42 | kfold | 5 | 40.0 | 60.0 | 55.0 | 60.0 | +0.0 | 0.80 (n=4) |" in (moved / "results.md").read_text()
 
 
 def test_failed_trials_are_recorded_and_the_sweep_goes_on(tmp_path):

@@ -5,7 +5,7 @@
 # (the CPU protocol of experiments/head-init-minilm: 40 steps, lr 1e-4). Evaluation on the 314-question
 # dev slice data/demo/squad-dev-slice.jsonl.gz, max_seq_length 256.
 #
-#   bash experiments/selection/run.sh [OUT]        (not yet timed: a trial is 4 fold runs + 1 full run)
+#   bash experiments/selection/run.sh [OUT]        (about 2 h on 2 CPU cores; results in README.md here)
 #   SHOTS=16 SEEDS=42 TRIALS=2 bash experiments/selection/run.sh /tmp/sel-smoke   # a quick check
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -61,9 +61,15 @@ def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     return None if sxx == 0 or syy == 0 else sxy / math.sqrt(sxx * syy)
 
 
-def _results(directory) -> dict | None:
-    path = Path(str(directory)) / "results.json" if directory else None
-    if path is None or not path.is_file():
+def _results(directory, study_dir: Path) -> dict | None:
+    """The run's results.json; a sweep directory that was moved or copied (e.g. committed under
+    experiments/) finds its runs beside optimization_results.yaml, under the same folder names."""
+    if not directory:
+        return None
+    path = Path(str(directory)) / "results.json"
+    if not path.is_file():
+        path = study_dir / Path(str(directory)).name / "results.json"
+    if not path.is_file():
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -89,10 +95,10 @@ def study_rows(root: Path, fixed_runs: Sequence[dict]) -> list[dict]:
         except (OSError, yaml.YAMLError) as err:
             raise DataError(path, f"cannot read study results: {err}") from None
         for study in document.get("studies") or []:
-            final = _results((study.get("final_run") or {}).get("output_dir"))
+            final = _results((study.get("final_run") or {}).get("output_dir"), path.parent)
             pairs = []  # (selection score, evaluation F1) of the trials evaluated
             for trial in study.get("trials") or []:
-                evaluated = _results(trial.get("output_dir")) if trial.get("state") == "complete" else None
+                evaluated = _results(trial.get("output_dir"), path.parent) if trial.get("state") == "complete" else None
                 if evaluated is not None and trial.get("selection_score") is not None:
                     pairs.append((float(trial["selection_score"]), float(evaluated["f1"])))
             fixed = _fixed_f1(final, fixed_runs) if final else []
