@@ -14,41 +14,40 @@ tables and the Selection section from the copy:
   score, evaluation EM/F1, seconds
 
 Checkpoints, models, predictions and the Optuna SQLite file stay where they are (large or binary).
+The copies name no path of the machine that ran them: OUT's absolute path becomes `OUT`, and a
+virtual environment's (in the logs' warnings) becomes `.venv/`; the report finds a study's trials
+beside its optimization_results.yaml by folder name.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import shutil
+import re
 import sys
 from pathlib import Path
 
 import yaml
 
 RUN_FILES = ("results.json", "selection.json", "config.yaml")  # config.yaml: what tells trials apart in the report
+VENV_PATH = re.compile(r"(?<!\S)/\S*?/(\.venv/)")
+
+
+def copy_without_machine_paths(source: Path, destination: Path, out: Path) -> None:
+    text = source.read_text(encoding="utf-8").replace(str(out.resolve()), "OUT")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_text(VENV_PATH.sub(r"\1", text), encoding="utf-8")
 
 
 def copy_runs(out: Path, target: Path) -> int:
-    copied = 0
-    for arm in ("fixed", "study"):
-        for source in sorted((out / arm).glob("*/*/results.json")):
-            for name in RUN_FILES:
-                if (source.parent / name).is_file():
-                    destination = target / source.parent.relative_to(out) / name
-                    destination.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(source.parent / name, destination)
-                    copied += 1
-    for source in sorted(out.glob("study/*/optimization_results.yaml")):
-        destination = target / source.relative_to(out)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, destination)
-        copied += 1
-    for source in sorted(out.glob("*.log")):
-        (target / "logs").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target / "logs" / source.name)
-        copied += 1
-    return copied
+    pairs = [(source.parent / name, target / source.parent.relative_to(out) / name)
+             for arm in ("fixed", "study") for source in sorted((out / arm).glob("*/*/results.json"))
+             for name in RUN_FILES if (source.parent / name).is_file()]
+    pairs += [(source, target / source.relative_to(out)) for source in sorted(out.glob("study/*/optimization_results.yaml"))]
+    pairs += [(source, target / "logs" / source.name) for source in sorted(out.glob("*.log"))]
+    for source, destination in pairs:
+        copy_without_machine_paths(source, destination, out)
+    return len(pairs)
 
 
 def trial_rows(target: Path) -> list[dict]:
